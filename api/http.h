@@ -1,0 +1,36 @@
+/*
+ * http.h: helpers every resource handler uses: JSON responses, the error shape, request ids, routing
+ * context. Responses are copied into the request's pool by h2o_send_inline.
+ */
+#ifndef AG_API_HTTP_H
+#define AG_API_HTTP_H
+
+#include <h2o.h>
+
+#include "../engine/buf.h"
+#include "../engine/engine.h"
+
+/* What the router hands a resource handler. */
+typedef struct ag_http_ctx_s {
+    ag_worker_t *w;
+    h2o_req_t *req;
+    const char *request_id;
+    int64_t id; /* the {id} path segment, when the route has one */
+} ag_http_ctx_t;
+
+/* Sends body (JSON) with status. */
+void ag_http_send_json(ag_http_ctx_t *c, int status, const char *body, size_t len);
+/* Sends {"error":{"code","message","details"},"request_id"}; details is JSON text or NULL. */
+void ag_http_send_error(ag_http_ctx_t *c, int status, const char *code, const char *message, const char *details);
+/* Parses query parameter name as a number in [lo, hi]: 1 found, 0 absent, -1 malformed or out of range. */
+int ag_http_query_num(h2o_req_t *req, const char *name, double lo, double hi, double *out);
+
+/* Resources (api/tasks.c, api/health.c). */
+void ag_api_tasks_create(ag_http_ctx_t *c);
+void ag_api_tasks_get(ag_http_ctx_t *c);
+void ag_api_tasks_execute(ag_http_ctx_t *c);
+void ag_api_tasks_cancel(ag_http_ctx_t *c);
+void ag_api_tasks_events(ag_http_ctx_t *c);
+void ag_api_health(ag_http_ctx_t *c);
+
+#endif

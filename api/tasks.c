@@ -1,0 +1,259 @@
+/*
+ * tasks.c: the /api/v1/tasks resource: create, get, execute (with wait), cancel, events.
+ * The wait of execute is a waiter (engine.h) plus a timer; the request's dispose hook cancels both if
+ * the client leaves first.
+ */
+#include <string.h>
+
+#include "../engine/lua/request.h"
+#include "../engine/log.h"
+#include "http.h"
+
+#define AG_LOG_MODULE "api"
+
+static void task_json(ag_buf_t *b, const ag_task_t *t)
+{
+    ag_buf_printf(b, "{\"id\":%lld,\"type\":", (long long)t->id);
+    ag_buf_json_strz(b, t->type);
+    ag_buf_puts(b, ",\"domain\":");
+    ag_buf_json_strz(b, t->domain);
+    ag_buf_puts(b, ",\"agent\":");
+    ag_buf_json_strz(b, t->agent);
+    ag_buf_puts(b, ",\"status\":");
+    ag_buf_json_strz(b, ag_task_state_name(t->state));
+    ag_buf_printf(b, ",\"priority\":%d,\"input\":", t->priority);
+    ag_buf_puts(b, t->input ? t->input : "{}");
+    ag_buf_puts(b, ",\"result\":");
+    ag_buf_puts(b, t->result ? t->result : "null");
+    ag_buf_puts(b, ",\"error\":");
+    ag_buf_json_strz(b, t->error);
+    ag_buf_printf(b, ",\"attempts\":%d,\"max_attempts\":%d,\"idempotency_key\":", t->attempts, t->max_attempts);
+    ag_buf_json_strz(b, t->idempotency_key);
+    ag_buf_puts(b, ",\"script_version\":");
+    ag_buf_json_strz(b, t->script_version);
+    ag_buf_puts(b, ",\"run_at\":");
+    ag_buf_json_time(b, t->run_at);
+    ag_buf_puts(b, ",\"created_at\":");
+    ag_buf_json_time(b, t->created_at);
+    ag_buf_puts(b, ",\"updated_at\":");
+    ag_buf_json_time(b, t->updated_at);
+    ag_buf_puts(b, ",\"started_at\":");
+    ag_buf_json_time(b, t->started_at);
+    ag_buf_puts(b, ",\"finished_at\":");
+    ag_buf_json_time(b, t->finished_at);
+    ag_buf_putc(b, '}');
+}
+
+static void send_task(ag_http_ctx_t *c, int status, const ag_task_t *t)
+{
+    ag_buf_t b;
+    ag_buf_init(&b);
+    task_json(&b, t);
+    ag_http_send_json(c, status, b.data, b.len);
+    ag_buf_free(&b);
+}
+
+/* Maps a store failure to a response; internal errors are logged with the request id, never shown. */
+static void send_store_error(ag_http_ctx_t *c, int rc, const ag_err_t *err)
+{
+    if (rc == AG_ENOTFOUND) {
+        ag_http_send_error(c, 404, "not_found", err->msg, NULL);
+        return;
+    }
+    if (rc == AG_ESTATE) {
+        ag_http_send_error(c, 409, "invalid_state", err->msg, NULL);
+        return;
+    }
+    AG_LOG(AG_LOG_ERROR, "store error request_id=%s error=%s", c->request_id, err->msg);
+    ag_http_send_error(c, 500, "internal", "internal error; the request id is in the server log", NULL);
+}
+
+void ag_api_tasks_create(ag_http_ctx_t *c)
+{
+    ag_worker_t *w = c->w;
+    ag_create_req_t r;
+    if (ag_rt_parse_create(w->rt, c->req->entity.base, c->req->entity.len, &r) != 0) {
+        if (r.status >= 500)
+            AG_LOG(AG_LOG_ERROR, "create failed request_id=%s error=%s", c->request_id, r.message);
+        ag_http_send_error(c, r.status, r.code, r.status >= 500 ? "internal error" : r.message, r.details);
+        ag_create_req_clear(&r);
+        return;
+    }
+    ag_task_new_t n = {.type = r.type,
+                       .domain = r.domain,
+                       .agent = r.agent,
+                       .input = r.input,
+                       .idempotency_key = r.idempotency_key,
+                       .priority = r.priority,
+                       .max_attempts = r.max_attempts,
+                       .run_at = r.run_at,
+                       .queued = r.execute};
+    ag_task_t t = {0};
+    int existed = 0;
+    ag_err_t err;
+    int rc = w->store->ops->task_create(w->store, &n, &t, &existed, &err);
+    ag_create_req_clear(&r);
+    if (rc != 0) {
+        send_store_error(c, rc, &err);
+        return;
+    }
+    if (!existed && t.state == AG_TASK_QUEUED)
+        ag_engine_notify_queued(w->eng);
+    send_task(c, existed ? 200 : 201, &t);
+    ag_task_clear(&t);
+}
+
+void ag_api_tasks_get(ag_http_ctx_t *c)
+{
+    ag_task_t t = {0};
+    ag_err_t err;
+    int rc = c->w->store->ops->task_get(c->w->store, c->id, &t, &err);
+    if (rc != 0) {
+        send_store_error(c, rc, &err);
+        return;
+    }
+    send_task(c, 200, &t);
+    ag_task_clear(&t);
+}
+
+/* ---- execute and wait --------------------------------------------------------------------------------------- */
+
+typedef struct wait_s {
+    ag_http_ctx_t *c; /* NULL once the request is gone */
+    ag_waiter_t *waiter;
+    uv_timer_t timer;
+    int answered;
+} wait_t;
+
+static void answer(wait_t *wt)
+{
+    if (wt->answered || wt->c == NULL)
+        return;
+    wt->answered = 1;
+    uv_timer_stop(&wt->timer);
+    if (wt->waiter) {
+        ag_engine_unwait(wt->c->w->eng, wt->waiter);
+        wt->waiter = NULL;
+    }
+    ag_http_ctx_t *c = wt->c;
+    ag_task_t t = {0};
+    ag_err_t err;
+    int rc = c->w->store->ops->task_get(c->w->store, c->id, &t, &err);
+    if (rc != 0) {
+        send_store_error(c, rc, &err);
+        return;
+    }
+    send_task(c, ag_task_state_terminal(t.state) ? 200 : 202, &t);
+    ag_task_clear(&t);
+}
+
+static void on_task_finished(void *data)
+{
+    wait_t *wt = data;
+    wt->waiter = NULL; /* consumed by the engine */
+    answer(wt);
+}
+
+static void on_wait_timeout(uv_timer_t *t)
+{
+    answer(t->data);
+}
+
+static void on_wait_dispose(void *p)
+{
+    wait_t *wt = *(wait_t **)p;
+    if (wt->waiter) {
+        ag_engine_unwait(wt->c->w->eng, wt->waiter);
+        wt->waiter = NULL;
+    }
+    wt->c = NULL;
+    uv_close((uv_handle_t *)&wt->timer, (uv_close_cb)free);
+}
+
+void ag_api_tasks_execute(ag_http_ctx_t *c)
+{
+    ag_worker_t *w = c->w;
+    double wait_s = 0;
+    if (ag_http_query_num(c->req, "wait", 0, 300, &wait_s) < 0) {
+        ag_http_send_error(c, 400, "bad_request", "wait: must be a number of seconds from 0 to 300", NULL);
+        return;
+    }
+    ag_task_t t = {0};
+    ag_err_t err;
+    int rc = w->store->ops->task_execute(w->store, c->id, &t, &err);
+    if (rc != 0) {
+        send_store_error(c, rc, &err);
+        ag_task_clear(&t);
+        return;
+    }
+    ag_engine_notify_queued(w->eng);
+    if (wait_s <= 0) {
+        send_task(c, 202, &t);
+        ag_task_clear(&t);
+        return;
+    }
+    ag_task_clear(&t);
+    /* The timer must outlive the request pool until its close callback: it lives in malloc'd memory. */
+    wait_t *wt = ag_xcalloc(1, sizeof(*wt));
+    wt->c = c;
+    uv_timer_init(&w->loop, &wt->timer);
+    wt->timer.data = wt;
+    wait_t **slot = h2o_mem_alloc_shared(&c->req->pool, sizeof(*slot), on_wait_dispose);
+    *slot = wt;
+    wt->waiter = ag_engine_wait(w->eng, w, c->id, on_task_finished, wt);
+    uv_timer_start(&wt->timer, on_wait_timeout, (uint64_t)(wait_s * 1000), 0);
+    /* It may have finished before the waiter was registered. */
+    if (w->store->ops->task_get(w->store, c->id, &t, &err) == 0 && ag_task_state_terminal(t.state))
+        answer(wt);
+    ag_task_clear(&t);
+}
+
+void ag_api_tasks_cancel(ag_http_ctx_t *c)
+{
+    ag_worker_t *w = c->w;
+    ag_task_t t = {0};
+    ag_err_t err;
+    int requested = 0;
+    int rc = w->store->ops->task_cancel(w->store, c->id, &t, &requested, &err);
+    if (rc != 0) {
+        send_store_error(c, rc, &err);
+        ag_task_clear(&t);
+        return;
+    }
+    if (requested)
+        ag_engine_notify_cancel(w->eng);
+    else
+        ag_engine_tasks_finished(w->eng, &t.id, 1);
+    send_task(c, requested ? 202 : 200, &t);
+    ag_task_clear(&t);
+}
+
+void ag_api_tasks_events(ag_http_ctx_t *c)
+{
+    ag_task_event_t *ev;
+    size_t n;
+    ag_err_t err;
+    int rc = c->w->store->ops->task_events(c->w->store, c->id, &ev, &n, &err);
+    if (rc != 0) {
+        send_store_error(c, rc, &err);
+        return;
+    }
+    ag_buf_t b;
+    ag_buf_init(&b);
+    ag_buf_printf(&b, "{\"task_id\":%lld,\"events\":[", (long long)c->id);
+    for (size_t i = 0; i < n; i++) {
+        ag_buf_puts(&b, i ? ",{\"from\":" : "{\"from\":");
+        ag_buf_json_strz(&b, ev[i].from);
+        ag_buf_puts(&b, ",\"to\":");
+        ag_buf_json_strz(&b, ev[i].to);
+        ag_buf_puts(&b, ",\"at\":");
+        ag_buf_json_time(&b, ev[i].at);
+        ag_buf_puts(&b, ",\"detail\":");
+        ag_buf_json_strz(&b, ev[i].detail);
+        ag_buf_putc(&b, '}');
+    }
+    ag_buf_puts(&b, "]}");
+    ag_http_send_json(c, 200, b.data, b.len);
+    ag_buf_free(&b);
+    ag_task_events_free(ev, n);
+}

@@ -1,0 +1,25 @@
+-- Task type sales.qualify_lead: score an inbound lead (BANT) with the
+-- "qualifier" agent. The input is validated against `input` before the
+-- agent runs; see docs/scripting.md for the schema keywords.
+return {
+  agent = "qualifier",
+  description = "Score an inbound lead on budget, authority, need and timeline",
+  timeout = 30,       -- seconds
+  max_attempts = 3,
+  input = {
+    type = "object",
+    required = { "email", "company" },
+    properties = {
+      email         = { type = "string", format = "email", description = "Lead's work email" },
+      company       = { type = "string", minLength = 1, maxLength = 200 },
+      name          = { type = "string" },
+      budget        = { type = "number", minimum = 0, description = "Budget in USD" },
+      authority     = { type = "string", enum = { "decision_maker", "influencer", "user", "unknown" } },
+      need          = { type = "string", enum = { "high", "medium", "low" } },
+      timeline_days = { type = "integer", minimum = 0, maximum = 3650 },
+      notes         = { type = "string", maxLength = 5000 },
+      source        = { type = "string" },
+    },
+    additionalProperties = true,
+  },
+}

@@ -1,0 +1,41 @@
+/*
+ * config.h: the engine's configuration, from the environment over an optional file.
+ *
+ * The file (AGENCY_CONFIG, or --config) holds KEY=VALUE lines with the same names as the
+ * environment; '#' starts a comment. The environment wins over the file. Every value is validated
+ * at load; a bad one fails with a message naming the variable.
+ */
+#ifndef AG_CONFIG_H
+#define AG_CONFIG_H
+
+#include <stdint.h>
+
+#include "common.h"
+
+typedef struct ag_config_s {
+    char listen_host[256];
+    int listen_port;
+    char database_url[1024];
+    char domains[1024];
+    int threads;
+    int log_level;
+    int log_json;
+    int lease_ms;          /* AGENCY_LEASE_SECONDS */
+    int claim_batch;       /* AGENCY_CLAIM_BATCH: tasks claimed per store round trip */
+    int concurrency;       /* AGENCY_WORKER_CONCURRENCY: coroutines in flight per loop thread */
+    int64_t max_body;      /* AGENCY_MAX_BODY: request body limit in bytes */
+    int64_t cpu_budget;    /* AGENCY_LUA_CPU_BUDGET: default Lua instructions per run */
+    int64_t memory_limit;  /* AGENCY_LUA_MEMORY_LIMIT: default bytes a run may hold */
+    char config_file[1024];
+} ag_config_t;
+
+/* Fills cfg with defaults, then the file (path may be NULL: AGENCY_CONFIG), then the environment. */
+int ag_config_load(ag_config_t *cfg, const char *path, ag_err_t *err);
+
+/* Prints the effective values, one NAME=value per line, secrets masked. */
+void ag_config_print(const ag_config_t *cfg, FILE *out);
+
+/* Copies url into out with any password replaced by "****". */
+void ag_config_mask_url(const char *url, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,183 @@
+/* request.c: see request.h. Everything that can raise runs inside one lua_pcall. */
+#include "request.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "../buf.h"
+#include "runtime_int.h"
+
+static int user_error(lua_State *L, ag_create_req_t *r, int status, const char *code, const char *fmt,
+                      const char *arg)
+{
+    r->status = status;
+    r->code = code;
+    snprintf(r->message, sizeof(r->message), fmt, arg);
+    lua_settop(L, 0);
+    return 0;
+}
+
+static int is_null(lua_State *L, int idx, ag_rt_t *rt)
+{
+    if (lua_isnil(L, idx))
+        return 1;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->null_ref);
+    int eq = lua_rawequal(L, idx, -1);
+    lua_pop(L, 1);
+    return eq;
+}
+
+/* The integer at idx within [lo, hi], or -1 with *ok = 0. */
+static lua_Integer get_int(lua_State *L, int idx, lua_Integer lo, lua_Integer hi, int *ok)
+{
+    *ok = 0;
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        return -1;
+    lua_Number n = lua_tonumber(L, idx);
+    if (!(n >= (lua_Number)lo && n <= (lua_Number)hi) || n != floor(n))
+        return -1;
+    *ok = 1;
+    return (lua_Integer)n;
+}
+
+static int l_parse(lua_State *L)
+{
+    ag_create_req_t *r = lua_touserdata(L, 1);
+    size_t blen;
+    const char *body = lua_tolstring(L, 2, &blen);
+    ag_rt_t *rt = ag_rt_of(L);
+    lua_settop(L, 2);
+
+    size_t i = 0;
+    while (i < blen && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+        i++;
+    if (i == blen)
+        return user_error(L, r, 400, "bad_json", "%s", "the body is empty; expected a JSON object");
+    if (!ag_utf8_valid(body, blen))
+        return user_error(L, r, 400, "bad_json", "%s", "the body is not valid UTF-8");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->decode_ref);
+    lua_pushvalue(L, 2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        char m[300];
+        snprintf(m, sizeof(m), "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+        return user_error(L, r, 400, "bad_json", "the body is not valid JSON: %s", m);
+    }
+    if (body[i] != '{' || !lua_istable(L, 3))
+        return user_error(L, r, 400, "bad_json", "%s", "the body must be a JSON object");
+
+    /* type */
+    lua_getfield(L, 3, "type"); /* 4 */
+    size_t tlen = 0;
+    if (lua_type(L, 4) != LUA_TSTRING || (tlen = lua_rawlen(L, 4)) == 0 || tlen > 200)
+        return user_error(L, r, 400, "bad_request", "%s", "type: required, a string such as \"sales.qualify_lead\"");
+    /* input */
+    lua_getfield(L, 3, "input"); /* 5 */
+    if (is_null(L, 5, rt)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    } else if (!lua_istable(L, 5)) {
+        return user_error(L, r, 400, "bad_request", "%s", "input: must be a JSON object");
+    }
+    /* idempotency_key */
+    lua_getfield(L, 3, "idempotency_key"); /* 6 */
+    if (!is_null(L, 6, rt)) {
+        size_t kl;
+        if (lua_type(L, 6) != LUA_TSTRING || (kl = lua_rawlen(L, 6)) == 0 || kl > 255)
+            return user_error(L, r, 400, "bad_request", "%s", "idempotency_key: must be a string of 1 to 255 bytes");
+        r->idempotency_key = ag_xstrdup(lua_tostring(L, 6));
+    }
+    int ok;
+    lua_getfield(L, 3, "priority"); /* 7 */
+    if (!is_null(L, 7, rt)) {
+        r->priority = (int)get_int(L, 7, -1000000, 1000000, &ok);
+        if (!ok)
+            return user_error(L, r, 400, "bad_request", "%s", "priority: must be an integer from -1000000 to 1000000");
+    }
+    lua_getfield(L, 3, "run_at"); /* 8 */
+    if (!is_null(L, 8, rt)) {
+        size_t sl;
+        const char *s = lua_type(L, 8) == LUA_TSTRING ? lua_tolstring(L, 8, &sl) : NULL;
+        if (s == NULL || ag_parse_iso8601(s, sl, &r->run_at) != 0)
+            return user_error(L, r, 400, "bad_request", "%s",
+                              "run_at: must be an RFC 3339 timestamp such as \"2026-11-26T10:00:00Z\", or null");
+    }
+    lua_getfield(L, 3, "execute"); /* 9 */
+    if (!is_null(L, 9, rt)) {
+        if (!lua_isboolean(L, 9))
+            return user_error(L, r, 400, "bad_request", "%s", "execute: must be true or false");
+        r->execute = lua_toboolean(L, 9);
+    }
+    lua_getfield(L, 3, "max_attempts"); /* 10 */
+    int max_attempts = 0;
+    if (!is_null(L, 10, rt)) {
+        max_attempts = (int)get_int(L, 10, 1, 100, &ok);
+        if (!ok)
+            return user_error(L, r, 400, "bad_request", "%s", "max_attempts: must be an integer from 1 to 100");
+    }
+
+    /* the task type, and its schema */
+    const char *type = lua_tostring(L, 4);
+    ag_tasktype_t tt;
+    ag_err_t err;
+    if (ag_rt_task_type(rt, type, &tt, &err) != 0)
+        return user_error(L, r, 422, "unknown_task_type", "%s", err.msg);
+    r->type = ag_xstrdup(type);
+    r->domain = ag_xstrdup(tt.domain);
+    r->agent = ag_xstrdup(tt.agent);
+    r->max_attempts = max_attempts ? max_attempts : tt.max_attempts;
+    if (ag_rt_push_task_type(rt, type, &err) != 0) /* 11: tt */
+        return user_error(L, r, 422, "unknown_task_type", "%s", err.msg);
+    lua_getfield(L, 11, "input"); /* 12: schema */
+    if (lua_istable(L, 12)) {
+        ag_rt_push_validation(rt, 12, 5); /* 13: errors */
+        if (lua_rawlen(L, 13) > 0) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, rt->encode_ref);
+            lua_pushvalue(L, 13);
+            lua_call(L, 1, 1);
+            r->details = ag_xstrdup(lua_tostring(L, -1));
+            char m[300];
+            snprintf(m, sizeof(m), "input does not match the schema of %s", type);
+            return user_error(L, r, 422, "validation_failed", "%s", m);
+        }
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->encode_ref);
+    lua_pushvalue(L, 5);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        char m[300];
+        snprintf(m, sizeof(m), "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+        return user_error(L, r, 400, "bad_request", "input: %s", m);
+    }
+    r->input = ag_xstrdup(lua_tostring(L, -1));
+    lua_settop(L, 0);
+    return 0;
+}
+
+int ag_rt_parse_create(ag_rt_t *rt, const char *body, size_t len, ag_create_req_t *out)
+{
+    lua_State *L = ag_rt_lua(rt);
+    memset(out, 0, sizeof(*out));
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, l_parse);
+    lua_pushlightuserdata(L, out);
+    lua_pushlstring(L, body ? body : "", len);
+    int rc = lua_pcall(L, 2, 0, 0);
+    if (rc != LUA_OK) {
+        out->status = 500;
+        out->code = "internal";
+        snprintf(out->message, sizeof(out->message), "%s",
+                 rc == LUA_ERRMEM ? "not enough memory" : lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+    }
+    lua_settop(L, top);
+    return out->status;
+}
+
+void ag_create_req_clear(ag_create_req_t *r)
+{
+    free(r->type);
+    free(r->domain);
+    free(r->agent);
+    free(r->input);
+    free(r->idempotency_key);
+    free(r->details);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,204 @@
+/* main.c: the `agency` command line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "log.h"
+
+#define AG_LOG_MODULE "main"
+
+static const char usage[] =
+    "usage: agency [--config FILE] <command> [args]\n"
+    "\n"
+    "commands:\n"
+    "  serve                        run the HTTP API and the workers (default store: sqlite:var/agency.db)\n"
+    "  migrate                      apply database migrations and exit\n"
+    "  check [PATH]                 compile and validate every script under PATH (default: AGENCY_DOMAINS),\n"
+    "                               or one file; prints file:line for each error, exits 1 if any\n"
+    "  run DOMAIN/AGENT --input F   run one agent once on the JSON input in file F (- for stdin), print the result\n"
+    "  config                       print the effective configuration (secrets masked)\n"
+    "  --help, -h                   this help\n"
+    "  --version                    the version\n"
+    "\n"
+    "configuration (environment, over the optional file given by --config or AGENCY_CONFIG):\n"
+    "  AGENCY_LISTEN=127.0.0.1:8080  AGENCY_DATABASE_URL=sqlite:var/agency.db  AGENCY_DOMAINS=./domains\n"
+    "  AGENCY_THREADS=<cores>  AGENCY_LOG_LEVEL=info  AGENCY_LOG_FORMAT=json|text  AGENCY_LEASE_SECONDS=30\n"
+    "  AGENCY_CLAIM_BATCH=64  AGENCY_WORKER_CONCURRENCY=1024  AGENCY_MAX_BODY=1048576\n"
+    "  AGENCY_LUA_CPU_BUDGET=50000000  AGENCY_LUA_MEMORY_LIMIT=67108864\n"
+    "docs: README.md, docs/api.md, docs/scripting.md, docs/operations.md\n";
+
+static int load_config(ag_config_t *cfg, const char *file)
+{
+    ag_err_t err;
+    if (ag_config_load(cfg, file, &err) != 0) {
+        fprintf(stderr, "agency: configuration error: %s\n", err.msg);
+        return 2;
+    }
+    ag_log_level = cfg->log_level;
+    ag_log_json = cfg->log_json;
+    return 0;
+}
+
+static int cmd_serve(const ag_config_t *cfg)
+{
+    ag_engine_t *eng = ag_xcalloc(1, sizeof(*eng));
+    ag_err_t err;
+    int rc = ag_engine_init(eng, cfg, &err);
+    if (rc == 0)
+        rc = ag_engine_run(eng, &err);
+    if (rc != 0) {
+        AG_LOG(AG_LOG_ERROR, "cannot serve: %s", err.msg);
+        fprintf(stderr, "agency: %s\n", err.msg);
+        return 1;
+    }
+    ag_engine_destroy(eng);
+    free(eng);
+    return 0;
+}
+
+static int cmd_migrate(const ag_config_t *cfg)
+{
+    ag_store_t *st;
+    ag_err_t err;
+    int applied = 0;
+    int rc = ag_store_open(&st, cfg->database_url, &err);
+    if (rc == 0) {
+        rc = st->ops->migrate(st, &applied, &err);
+        ag_store_close(st);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "agency migrate: %s\n", err.msg);
+        return 1;
+    }
+    printf("migrations applied: %d\n", applied);
+    return 0;
+}
+
+static int cmd_check(const ag_config_t *cfg, const char *path)
+{
+    ag_err_t err;
+    int bad = ag_scripts_check(path ? path : cfg->domains, stdout, &err);
+    if (bad < 0) {
+        fprintf(stderr, "agency check: %s\n", err.msg);
+        return 2;
+    }
+    return bad > 0 ? 1 : 0;
+}
+
+typedef struct run_out_s {
+    int done, ok;
+} run_out_t;
+
+static void on_cli_run_end(ag_run_t *run, ag_run_end_t *end, void *data)
+{
+    (void)run;
+    run_out_t *o = data;
+    o->done = 1;
+    o->ok = end->status == AG_RUN_OK;
+    if (o->ok)
+        printf("%s\n", end->result);
+    else
+        fprintf(stderr, "agency run: %s\n", end->error ? end->error : "failed");
+}
+
+static int cmd_run(const ag_config_t *cfg, const char *target, const char *input_path)
+{
+    const char *slash = target ? strchr(target, '/') : NULL;
+    if (slash == NULL || slash == target || slash[1] == '\0' || input_path == NULL) {
+        fprintf(stderr, "usage: agency run DOMAIN/AGENT --input FILE.json\n");
+        return 2;
+    }
+    char *input = NULL;
+    size_t len = 0;
+    int rc;
+    if (strcmp(input_path, "-") == 0)
+        rc = ag_read_file("/dev/stdin", &input, &len);
+    else
+        rc = ag_read_file(input_path, &input, &len);
+    if (rc != 0) {
+        fprintf(stderr, "agency run: cannot read %s: %s\n", input_path, ag_strerror(rc));
+        return 2;
+    }
+    char domain[256];
+    snprintf(domain, sizeof(domain), "%.*s", (int)(slash - target), target);
+    ag_err_t err;
+    ag_scripts_t *scripts = NULL;
+    ag_store_t *store = NULL;
+    ag_rt_t *rt = NULL;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    run_out_t out = {0, 0};
+    int status = 1;
+    if ((rc = ag_scripts_new(&scripts, cfg->domains, &err)) != 0 || (rc = ag_store_open(&store, "sqlite::memory:", &err)) != 0 ||
+        (rc = store->ops->migrate(store, NULL, &err)) != 0) {
+        fprintf(stderr, "agency run: %s\n", err.msg);
+        goto done;
+    }
+    ag_rt_opts_t o = {.loop = &loop, .store = store, .scripts = scripts, .cpu_budget = cfg->cpu_budget,
+                      .memory_limit = cfg->memory_limit};
+    if ((rc = ag_rt_new(&rt, &o, &err)) != 0) {
+        fprintf(stderr, "agency run: %s\n", err.msg);
+        goto done;
+    }
+    ag_run_spec_t spec = {.task_id = 0, .type = NULL, .domain = domain, .agent = slash + 1, .input = input,
+                          .attempt = 1};
+    /* The input must be JSON: decode errors surface as the run's error. */
+    ag_run_t *run;
+    ag_rt_start(rt, &spec, on_cli_run_end, &out, &run);
+    while (!out.done && uv_run(&loop, UV_RUN_ONCE)) {
+    }
+    status = out.done && out.ok ? 0 : 1;
+done:
+    ag_rt_free(rt);
+    ag_store_close(store);
+    ag_scripts_free(scripts);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    free(input);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_file = NULL;
+    int i = 1;
+    while (i < argc && strcmp(argv[i], "--config") == 0) {
+        if (i + 1 >= argc) {
+            fprintf(stderr, "agency: --config needs a file\n");
+            return 2;
+        }
+        config_file = argv[i + 1];
+        i += 2;
+    }
+    const char *cmd = i < argc ? argv[i] : "serve";
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("agency %s\n", AG_VERSION);
+        return 0;
+    }
+    ag_config_t cfg;
+    int rc = load_config(&cfg, config_file);
+    if (rc != 0)
+        return rc;
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(&cfg);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(&cfg);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(&cfg, i + 1 < argc ? argv[i + 1] : NULL);
+    if (strcmp(cmd, "config") == 0) {
+        ag_config_print(&cfg, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0) {
+        const char *target = i + 1 < argc ? argv[i + 1] : NULL, *input = NULL;
+        for (int k = i + 2; k + 1 < argc; k++)
+            if (strcmp(argv[k], "--input") == 0)
+                input = argv[k + 1];
+        return cmd_run(&cfg, target, input);
+    }
+    fprintf(stderr, "agency: unknown command '%s'\n\n%s", cmd, usage);
+    return 2;
+}

@@ -1,0 +1,75 @@
+/* store.c: backend selection and the helpers shared by every backend; see store.h. */
+#include "store.h"
+
+#include <string.h>
+
+static const char *state_names[AG_TASK__NSTATES] = {"pending", "queued",    "running",   "succeeded",
+                                                    "failed",  "dead",      "cancelled", "waiting"};
+
+const char *ag_task_state_name(ag_task_state_t s)
+{
+    return (unsigned)s < AG_TASK__NSTATES ? state_names[s] : "unknown";
+}
+
+int ag_task_state_parse(const char *name)
+{
+    for (int i = 0; i < AG_TASK__NSTATES; i++)
+        if (strcmp(name, state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int ag_task_state_terminal(ag_task_state_t s)
+{
+    return s == AG_TASK_SUCCEEDED || s == AG_TASK_DEAD || s == AG_TASK_CANCELLED;
+}
+
+void ag_task_clear(ag_task_t *t)
+{
+    free(t->type);
+    free(t->domain);
+    free(t->agent);
+    free(t->input);
+    free(t->result);
+    free(t->error);
+    free(t->idempotency_key);
+    free(t->script_version);
+    memset(t, 0, sizeof(*t));
+}
+
+void ag_claims_free(ag_claim_t *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(c[i].type);
+        free(c[i].domain);
+        free(c[i].agent);
+        free(c[i].input);
+    }
+    free(c);
+}
+
+void ag_task_events_free(ag_task_event_t *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(e[i].from);
+        free(e[i].to);
+        free(e[i].detail);
+    }
+    free(e);
+}
+
+int ag_store_open(ag_store_t **out, const char *url, ag_err_t *err)
+{
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return ag_store_sqlite_open(out, url + 7, err);
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return ag_err_set(err, AG_ECONFIG, "AGENCY_DATABASE_URL: the PostgreSQL backend is not built yet; "
+                                           "use sqlite:PATH");
+    return ag_err_set(err, AG_ECONFIG, "AGENCY_DATABASE_URL: unknown scheme (expected sqlite:PATH)");
+}
+
+void ag_store_close(ag_store_t *s)
+{
+    if (s != NULL)
+        s->ops->close(s);
+}

@@ -1,0 +1,678 @@
+/*
+ * store_sqlite.c: the SQLite backend of store.h.
+ *
+ * One connection per loop thread, WAL, synchronous=NORMAL, busy_timeout. Statements are prepared once
+ * per connection. Writes that belong together (outcomes + claim) run in one BEGIN IMMEDIATE
+ * transaction, so several threads contend once per batch, not once per task. Migrations are compiled
+ * into the binary (migrations_sqlite.c, generated from migrations/sqlite/ by CMake).
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store.h"
+
+typedef struct ag_migration_s {
+    int version;
+    const char *name;
+    const char *sql;
+} ag_migration_t;
+extern const ag_migration_t ag_sqlite_migrations[];
+extern const size_t ag_sqlite_migrations_count;
+
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_INSERT,
+    ST_BY_KEY,
+    ST_GET,
+    ST_EXECUTE,
+    ST_CANCEL_NOW,
+    ST_CANCEL_REQ,
+    ST_EVENTS,
+    ST_OUTCOME,
+    ST_CLAIM,
+    ST_RENEW,
+    ST_RECOVER_QUEUE,
+    ST_RECOVER_DEAD,
+    ST_NEXT_DUE,
+    ST_KV_GET,
+    ST_KV_SET,
+    ST_KV_DEL,
+    ST_SCRIPT_PUT,
+    ST__COUNT
+};
+
+#define TASK_COLS                                                                                                     \
+    "id, type, domain, agent, state, priority, input, result, error, attempts, max_attempts, idempotency_key, "       \
+    "script_version, run_at, created_at, updated_at, started_at, finished_at"
+
+static const char *sql_text[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_INSERT] = "INSERT INTO tasks (type, domain, agent, state, priority, input, max_attempts, idempotency_key, "
+                  "run_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) "
+                  "ON CONFLICT (idempotency_key) DO NOTHING RETURNING " TASK_COLS,
+    [ST_BY_KEY] = "SELECT " TASK_COLS " FROM tasks WHERE idempotency_key = ?1",
+    [ST_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = ?1",
+    [ST_EXECUTE] = "UPDATE tasks SET state = 'queued', updated_at = ?2 WHERE id = ?1 AND state = 'pending' "
+                   "RETURNING " TASK_COLS,
+    [ST_CANCEL_NOW] = "UPDATE tasks SET state = 'cancelled', error = 'cancelled', finished_at = ?2, updated_at = ?2 "
+                      "WHERE id = ?1 AND state IN ('pending', 'queued', 'failed', 'waiting') RETURNING " TASK_COLS,
+    [ST_CANCEL_REQ] = "UPDATE tasks SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1 AND state = 'running' "
+                      "RETURNING " TASK_COLS,
+    [ST_EVENTS] = "SELECT from_state, to_state, at, detail FROM task_events WHERE task_id = ?1 ORDER BY id",
+    [ST_OUTCOME] = "UPDATE tasks SET state = ?2, result = ?3, error = ?4, script_version = ?5, "
+                   "run_at = coalesce(?6, run_at), finished_at = ?7, updated_at = ?8, lease_owner = NULL, "
+                   "lease_until = NULL, cancel_requested = 0 WHERE id = ?1 AND state = 'running' AND lease_owner = ?9",
+    [ST_CLAIM] = "UPDATE tasks SET state = 'running', attempts = attempts + 1, lease_owner = ?1, lease_until = ?2, "
+                 "started_at = coalesce(started_at, ?3), updated_at = ?3 WHERE id IN (SELECT id FROM tasks "
+                 "WHERE state IN ('queued', 'failed') AND run_at <= ?3 ORDER BY priority DESC, run_at, id LIMIT ?4) "
+                 "RETURNING id, type, domain, agent, input, attempts, max_attempts",
+    [ST_RENEW] = "UPDATE tasks SET lease_until = ?3 WHERE id = ?1 AND lease_owner = ?2 AND state = 'running' "
+                 "RETURNING cancel_requested",
+    [ST_RECOVER_QUEUE] = "UPDATE tasks SET state = 'queued', run_at = ?1, updated_at = ?1, lease_owner = NULL, "
+                         "lease_until = NULL, error = 'lease expired: the worker running it was lost' "
+                         "WHERE state = 'running' AND lease_until < ?1 AND attempts < max_attempts",
+    [ST_RECOVER_DEAD] = "UPDATE tasks SET state = 'dead', finished_at = ?1, updated_at = ?1, lease_owner = NULL, "
+                        "lease_until = NULL, error = 'lease expired on the last attempt: the worker running it was "
+                        "lost' WHERE state = 'running' AND lease_until < ?1",
+    [ST_NEXT_DUE] = "SELECT min(run_at) FROM tasks WHERE state IN ('queued', 'failed')",
+    [ST_KV_GET] = "SELECT value FROM kv WHERE domain = ?1 AND key = ?2",
+    [ST_KV_SET] = "INSERT INTO kv (domain, key, value, updated_at) VALUES (?1, ?2, ?3, ?4) "
+                  "ON CONFLICT (domain, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    [ST_KV_DEL] = "DELETE FROM kv WHERE domain = ?1 AND key = ?2",
+    [ST_SCRIPT_PUT] = "INSERT INTO script_versions (hash, path, source, created_at) VALUES (?1, ?2, ?3, ?4) "
+                      "ON CONFLICT (hash) DO NOTHING",
+};
+
+typedef struct sqlite_store_s {
+    ag_store_t super;
+    sqlite3 *db;
+    sqlite3_stmt *st[ST__COUNT];
+} sqlite_store_t;
+
+static int db_error(sqlite_store_t *s, ag_err_t *err, const char *what)
+{
+    return ag_err_set(err, AG_ESTORE, "sqlite %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* Returns the prepared statement for id, reset and with its bindings cleared. */
+static sqlite3_stmt *stmt(sqlite_store_t *s, int id)
+{
+    if (s->st[id] == NULL) {
+        if (sqlite3_prepare_v3(s->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL) != SQLITE_OK)
+            return NULL;
+    } else {
+        sqlite3_reset(s->st[id]);
+        sqlite3_clear_bindings(s->st[id]);
+    }
+    return s->st[id];
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *v = sqlite3_column_text(st, i);
+    return v ? ag_xstrndup((const char *)v, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+}
+
+static void read_task(sqlite3_stmt *st, ag_task_t *t)
+{
+    t->id = sqlite3_column_int64(st, 0);
+    t->type = col_str(st, 1);
+    t->domain = col_str(st, 2);
+    t->agent = col_str(st, 3);
+    const char *state = (const char *)sqlite3_column_text(st, 4);
+    int si = state ? ag_task_state_parse(state) : -1;
+    t->state = si < 0 ? AG_TASK_PENDING : (ag_task_state_t)si;
+    t->priority = sqlite3_column_int(st, 5);
+    t->input = col_str(st, 6);
+    t->result = col_str(st, 7);
+    t->error = col_str(st, 8);
+    t->attempts = sqlite3_column_int(st, 9);
+    t->max_attempts = sqlite3_column_int(st, 10);
+    t->idempotency_key = col_str(st, 11);
+    t->script_version = col_str(st, 12);
+    t->run_at = sqlite3_column_int64(st, 13);
+    t->created_at = sqlite3_column_int64(st, 14);
+    t->updated_at = sqlite3_column_int64(st, 15);
+    t->started_at = sqlite3_column_int64(st, 16);
+    t->finished_at = sqlite3_column_int64(st, 17);
+}
+
+static int exec_simple(sqlite_store_t *s, int id, ag_err_t *err)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    if (st == NULL || sqlite3_step(st) != SQLITE_DONE)
+        return db_error(s, err, sql_text[id]);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static void rollback(sqlite_store_t *s)
+{
+    sqlite3_stmt *st = stmt(s, ST_ROLLBACK);
+    if (st != NULL) {
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+}
+
+/* Runs a statement expected to return at most one task row: 0 (found), AG_ENOTFOUND, or AG_ESTORE. */
+static int step_task(sqlite_store_t *s, sqlite3_stmt *st, ag_task_t *out, ag_err_t *err)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        read_task(st, out);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+        }
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return AG_ENOTFOUND;
+    return db_error(s, err, "step");
+}
+
+/* ---- operations ----------------------------------------------------------------------------------------------- */
+
+static void sq_close(ag_store_t *_s)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static int sq_migrate(ag_store_t *_s, int *applied, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    int rc = AG_ESTORE, n = 0;
+    char *errmsg = NULL;
+    if (sqlite3_exec(s->db,
+                     "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                     "name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+                     NULL, NULL, &errmsg) != SQLITE_OK)
+        goto fail;
+    for (size_t i = 0; i < ag_sqlite_migrations_count; i++) {
+        const ag_migration_t *m = &ag_sqlite_migrations[i];
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1, &q, NULL) !=
+            SQLITE_OK) {
+            ag_err_set(err, AG_ESTORE, "sqlite migrate: %s", sqlite3_errmsg(s->db));
+            goto fail_rollback;
+        }
+        sqlite3_bind_int(q, 1, m->version);
+        int have = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+        if (have)
+            continue;
+        if (sqlite3_exec(s->db, m->sql, NULL, NULL, &errmsg) != SQLITE_OK)
+            goto fail;
+        char rec[512];
+        snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations VALUES (%d, '%s', %lld)", m->version, m->name,
+                 (long long)ag_now_ms());
+        if (sqlite3_exec(s->db, rec, NULL, NULL, &errmsg) != SQLITE_OK)
+            goto fail;
+        n++;
+    }
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, &errmsg) != SQLITE_OK)
+        goto fail;
+    if (applied)
+        *applied = n;
+    return 0;
+fail:
+    ag_err_set(err, rc, "sqlite migrate: %s", errmsg ? errmsg : sqlite3_errmsg(s->db));
+    sqlite3_free(errmsg);
+fail_rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static int sq_ping(ag_store_t *_s, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    if (sqlite3_exec(s->db, "SELECT 1 FROM tasks LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(s, err, "ping");
+    return 0;
+}
+
+static int sq_task_create(ag_store_t *_s, const ag_task_new_t *n, ag_task_t *out, int *existed, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    int64_t now = ag_now_ms();
+    sqlite3_stmt *st = stmt(s, ST_INSERT);
+    if (st == NULL)
+        return db_error(s, err, "prepare insert");
+    bind_text(st, 1, n->type);
+    bind_text(st, 2, n->domain);
+    bind_text(st, 3, n->agent);
+    bind_text(st, 4, n->queued ? "queued" : "pending");
+    sqlite3_bind_int(st, 5, n->priority);
+    bind_text(st, 6, n->input ? n->input : "{}");
+    sqlite3_bind_int(st, 7, n->max_attempts);
+    bind_text(st, 8, n->idempotency_key);
+    sqlite3_bind_int64(st, 9, n->run_at > 0 ? n->run_at : now);
+    sqlite3_bind_int64(st, 10, now);
+    int rc = step_task(s, st, out, err);
+    *existed = 0;
+    if (rc != AG_ENOTFOUND || n->idempotency_key == NULL)
+        return rc;
+    /* The key was taken: answer with that task. */
+    st = stmt(s, ST_BY_KEY);
+    if (st == NULL)
+        return db_error(s, err, "prepare by key");
+    bind_text(st, 1, n->idempotency_key);
+    rc = step_task(s, st, out, err);
+    if (rc == 0)
+        *existed = 1;
+    else if (rc == AG_ENOTFOUND)
+        rc = ag_err_set(err, AG_ESTORE, "idempotency key conflict without a task");
+    return rc;
+}
+
+static int sq_task_get(ag_store_t *_s, int64_t id, ag_task_t *out, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    sqlite3_stmt *st = stmt(s, ST_GET);
+    if (st == NULL)
+        return db_error(s, err, "prepare get");
+    sqlite3_bind_int64(st, 1, id);
+    int rc = step_task(s, st, out, err);
+    if (rc == AG_ENOTFOUND)
+        ag_err_set(err, rc, "no task %lld", (long long)id);
+    return rc;
+}
+
+/* Runs the transition statement sid; when it matches nothing, reads the task to tell why. */
+static int transition(sqlite_store_t *s, int sid, int64_t id, ag_task_t *out, ag_err_t *err)
+{
+    sqlite3_stmt *st = stmt(s, sid);
+    if (st == NULL)
+        return db_error(s, err, "prepare transition");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, ag_now_ms());
+    int rc = step_task(s, st, out, err);
+    if (rc != AG_ENOTFOUND)
+        return rc;
+    if ((rc = sq_task_get(&s->super, id, out, err)) != 0)
+        return rc;
+    return AG_ESTATE;
+}
+
+static int sq_task_execute(ag_store_t *_s, int64_t id, ag_task_t *out, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    int rc = transition(s, ST_EXECUTE, id, out, err);
+    if (rc == AG_ESTATE && (out->state == AG_TASK_QUEUED || out->state == AG_TASK_FAILED))
+        return 0;
+    if (rc == AG_ESTATE)
+        ag_err_set(err, rc, "task %lld is %s; only a pending task can be executed", (long long)id,
+                   ag_task_state_name(out->state));
+    return rc;
+}
+
+static int sq_task_cancel(ag_store_t *_s, int64_t id, ag_task_t *out, int *requested, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    *requested = 0;
+    int rc = transition(s, ST_CANCEL_NOW, id, out, err);
+    if (rc != AG_ESTATE)
+        return rc;
+    if (out->state == AG_TASK_RUNNING) {
+        ag_task_clear(out);
+        rc = transition(s, ST_CANCEL_REQ, id, out, err);
+        if (rc == 0)
+            *requested = 1;
+        if (rc != AG_ESTATE)
+            return rc;
+    }
+    return ag_err_set(err, AG_ESTATE, "task %lld is %s; it can no longer be cancelled", (long long)id,
+                      ag_task_state_name(out->state));
+}
+
+static int sq_task_events(ag_store_t *_s, int64_t id, ag_task_event_t **out, size_t *n, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    sqlite3_stmt *st = stmt(s, ST_EVENTS);
+    if (st == NULL)
+        return db_error(s, err, "prepare events");
+    sqlite3_bind_int64(st, 1, id);
+    size_t cap = 8, len = 0;
+    ag_task_event_t *ev = ag_xmalloc(cap * sizeof(*ev));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap)
+            ev = ag_xrealloc(ev, (cap *= 2) * sizeof(*ev));
+        ev[len].from = col_str(st, 0);
+        ev[len].to = col_str(st, 1);
+        ev[len].at = sqlite3_column_int64(st, 2);
+        ev[len].detail = col_str(st, 3);
+        len++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        ag_task_events_free(ev, len);
+        return db_error(s, err, "events");
+    }
+    if (len == 0) {
+        free(ev);
+        return ag_err_set(err, AG_ENOTFOUND, "no task %lld", (long long)id);
+    }
+    *out = ev;
+    *n = len;
+    return 0;
+}
+
+static int apply_outcome(sqlite_store_t *s, const ag_outcome_t *o, const char *owner, int64_t now, ag_err_t *err)
+{
+    sqlite3_stmt *st = stmt(s, ST_OUTCOME);
+    if (st == NULL)
+        return db_error(s, err, "prepare outcome");
+    sqlite3_bind_int64(st, 1, o->id);
+    bind_text(st, 2, ag_task_state_name(o->state));
+    bind_text(st, 3, o->state == AG_TASK_SUCCEEDED ? o->result : NULL);
+    bind_text(st, 4, o->error);
+    bind_text(st, 5, o->script_version);
+    if (o->state == AG_TASK_FAILED)
+        sqlite3_bind_int64(st, 6, o->run_at);
+    if (ag_task_state_terminal(o->state))
+        sqlite3_bind_int64(st, 7, now);
+    sqlite3_bind_int64(st, 8, now);
+    bind_text(st, 9, owner);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, err, "outcome");
+}
+
+static int claim(sqlite_store_t *s, const char *owner, int max, int lease_ms, int64_t now, ag_claim_t **claimed,
+                 size_t *nclaimed, ag_err_t *err)
+{
+    sqlite3_stmt *st = stmt(s, ST_CLAIM);
+    if (st == NULL)
+        return db_error(s, err, "prepare claim");
+    bind_text(st, 1, owner);
+    sqlite3_bind_int64(st, 2, now + lease_ms);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int(st, 4, max);
+    ag_claim_t *c = ag_xmalloc((size_t)max * sizeof(*c));
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < (size_t)max) {
+        c[n].id = sqlite3_column_int64(st, 0);
+        c[n].type = col_str(st, 1);
+        c[n].domain = col_str(st, 2);
+        c[n].agent = col_str(st, 3);
+        c[n].input = col_str(st, 4);
+        c[n].attempts = sqlite3_column_int(st, 5);
+        c[n].max_attempts = sqlite3_column_int(st, 6);
+        n++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        ag_claims_free(c, n);
+        return db_error(s, err, "claim");
+    }
+    *claimed = c;
+    *nclaimed = n;
+    return 0;
+}
+
+static int sq_sync(ag_store_t *_s, const ag_outcome_t *done, size_t ndone, const char *owner, int max, int lease_ms,
+                   ag_claim_t **claimed, size_t *nclaimed, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    *claimed = NULL;
+    *nclaimed = 0;
+    if (ndone == 0 && max <= 0)
+        return 0;
+    int64_t now = ag_now_ms();
+    int rc;
+    if ((rc = exec_simple(s, ST_BEGIN, err)) != 0)
+        return rc;
+    for (size_t i = 0; i < ndone; i++)
+        if ((rc = apply_outcome(s, &done[i], owner, now, err)) != 0)
+            goto fail;
+    if (max > 0 && (rc = claim(s, owner, max, lease_ms, now, claimed, nclaimed, err)) != 0)
+        goto fail;
+    if ((rc = exec_simple(s, ST_COMMIT, err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    rollback(s);
+    ag_claims_free(*claimed, *nclaimed);
+    *claimed = NULL;
+    *nclaimed = 0;
+    return rc;
+}
+
+static int sq_heartbeat(ag_store_t *_s, const char *owner, const int64_t *ids, size_t n, int lease_ms,
+                        int64_t **cancel, size_t *ncancel, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    *cancel = NULL;
+    *ncancel = 0;
+    if (n == 0)
+        return 0;
+    int rc;
+    if ((rc = exec_simple(s, ST_BEGIN, err)) != 0)
+        return rc;
+    int64_t until = ag_now_ms() + lease_ms;
+    int64_t *out = NULL;
+    size_t nout = 0;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = stmt(s, ST_RENEW);
+        if (st == NULL) {
+            rc = db_error(s, err, "prepare renew");
+            goto fail;
+        }
+        sqlite3_bind_int64(st, 1, ids[i]);
+        bind_text(st, 2, owner);
+        sqlite3_bind_int64(st, 3, until);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW && sqlite3_column_int(st, 0) != 0) {
+            out = ag_xrealloc(out, (nout + 1) * sizeof(*out));
+            out[nout++] = ids[i];
+        }
+        sqlite3_reset(st);
+        if (step != SQLITE_ROW && step != SQLITE_DONE) {
+            rc = db_error(s, err, "renew");
+            goto fail;
+        }
+    }
+    if ((rc = exec_simple(s, ST_COMMIT, err)) != 0)
+        goto fail;
+    *cancel = out;
+    *ncancel = nout;
+    return 0;
+fail:
+    rollback(s);
+    free(out);
+    return rc;
+}
+
+static int sq_recover(ag_store_t *_s, size_t *recovered, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    int rc;
+    if ((rc = exec_simple(s, ST_BEGIN, err)) != 0)
+        return rc;
+    int64_t now = ag_now_ms();
+    size_t total = 0;
+    int ids[2] = {ST_RECOVER_QUEUE, ST_RECOVER_DEAD};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st = stmt(s, ids[i]);
+        if (st == NULL) {
+            rc = db_error(s, err, "prepare recover");
+            goto fail;
+        }
+        sqlite3_bind_int64(st, 1, now);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            sqlite3_reset(st);
+            rc = db_error(s, err, "recover");
+            goto fail;
+        }
+        sqlite3_reset(st);
+        total += (size_t)sqlite3_changes(s->db);
+    }
+    if ((rc = exec_simple(s, ST_COMMIT, err)) != 0)
+        goto fail;
+    *recovered = total;
+    return 0;
+fail:
+    rollback(s);
+    return rc;
+}
+
+static int sq_next_due(ag_store_t *_s, int64_t *run_at, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    sqlite3_stmt *st = stmt(s, ST_NEXT_DUE);
+    if (st == NULL)
+        return db_error(s, err, "prepare next due");
+    int rc = sqlite3_step(st);
+    *run_at = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, err, "next due");
+}
+
+static int sq_kv_get(ag_store_t *_s, const char *domain, const char *key, char **out, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    sqlite3_stmt *st = stmt(s, ST_KV_GET);
+    if (st == NULL)
+        return db_error(s, err, "prepare kv get");
+    bind_text(st, 1, domain);
+    bind_text(st, 2, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = col_str(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? AG_ENOTFOUND : db_error(s, err, "kv get");
+}
+
+static int kv_write(sqlite_store_t *s, int sid, const char *domain, const char *key, const char *value,
+                    ag_err_t *err)
+{
+    sqlite3_stmt *st = stmt(s, sid);
+    if (st == NULL)
+        return db_error(s, err, "prepare kv");
+    bind_text(st, 1, domain);
+    bind_text(st, 2, key);
+    if (value != NULL) {
+        bind_text(st, 3, value);
+        sqlite3_bind_int64(st, 4, ag_now_ms());
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, err, "kv write");
+}
+
+static int sq_kv_set(ag_store_t *_s, const char *domain, const char *key, const char *value, ag_err_t *err)
+{
+    return kv_write((sqlite_store_t *)_s, ST_KV_SET, domain, key, value, err);
+}
+
+static int sq_kv_del(ag_store_t *_s, const char *domain, const char *key, ag_err_t *err)
+{
+    return kv_write((sqlite_store_t *)_s, ST_KV_DEL, domain, key, NULL, err);
+}
+
+static int sq_script_version_put(ag_store_t *_s, const char *hash, const char *path, const char *source,
+                                 ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    sqlite3_stmt *st = stmt(s, ST_SCRIPT_PUT);
+    if (st == NULL)
+        return db_error(s, err, "prepare script put");
+    bind_text(st, 1, hash);
+    bind_text(st, 2, path);
+    bind_text(st, 3, source);
+    sqlite3_bind_int64(st, 4, ag_now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, err, "script put");
+}
+
+static const ag_store_ops_t sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .ping = sq_ping,
+    .task_create = sq_task_create,
+    .task_get = sq_task_get,
+    .task_execute = sq_task_execute,
+    .task_cancel = sq_task_cancel,
+    .task_events = sq_task_events,
+    .sync = sq_sync,
+    .heartbeat = sq_heartbeat,
+    .recover = sq_recover,
+    .next_due = sq_next_due,
+    .kv_get = sq_kv_get,
+    .kv_set = sq_kv_set,
+    .kv_del = sq_kv_del,
+    .script_version_put = sq_script_version_put,
+};
+
+/* Creates the directory that will hold path's file, when there is one to create (var/ on a fresh checkout). */
+static void make_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path)
+        return;
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(dir, 0755);
+}
+
+int ag_store_sqlite_open(ag_store_t **out, const char *path, ag_err_t *err)
+{
+    if (*path == '\0')
+        return ag_err_set(err, AG_ECONFIG, "AGENCY_DATABASE_URL: sqlite: needs a path");
+    sqlite_store_t *s = ag_xcalloc(1, sizeof(*s));
+    s->super.ops = &sqlite_ops;
+    if (strcmp(path, ":memory:") != 0)
+        make_parent_dir(path);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        ag_err_set(err, AG_ESTORE, "cannot open sqlite database %s: %s", path,
+                   s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite3_close(s->db);
+        free(s);
+        return AG_ESTORE;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    char *errmsg = NULL;
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
+                     NULL, NULL, &errmsg) != SQLITE_OK) {
+        ag_err_set(err, AG_ESTORE, "sqlite %s: %s", path, errmsg ? errmsg : "pragma failed");
+        sqlite3_free(errmsg);
+        sqlite3_close(s->db);
+        free(s);
+        return AG_ESTORE;
+    }
+    *out = &s->super;
+    return 0;
+}

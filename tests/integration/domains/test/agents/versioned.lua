@@ -1,0 +1,7 @@
+local agent = { name = "versioned" }
+
+function agent.run(task, ctx)
+  return { version = "v1" }
+end
+
+return agent

@@ -1,0 +1,1 @@
+return { agent = "escape_debug_getinfo", timeout = 10, max_attempts = 1 }

@@ -1,0 +1,1 @@
+return { agent = "escape_load_binary", timeout = 10, max_attempts = 1 }

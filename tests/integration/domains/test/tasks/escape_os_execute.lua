@@ -1,0 +1,1 @@
+return { agent = "escape_os_execute", timeout = 10, max_attempts = 1 }

@@ -1,0 +1,1 @@
+return { agent = "escape_package_loadlib", timeout = 10, max_attempts = 1 }

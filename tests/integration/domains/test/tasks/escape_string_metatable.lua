@@ -1,0 +1,1 @@
+return { agent = "escape_string_metatable", timeout = 10, max_attempts = 1 }

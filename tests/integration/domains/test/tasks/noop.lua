@@ -1,0 +1,1 @@
+return { agent = "noop", timeout = 10, max_attempts = 3 }

@@ -1,0 +1,1 @@
+return { agent = "sleepy", timeout = 120, max_attempts = 3, retry = { base_ms = 50, max_ms = 200 } }

@@ -159,6 +159,11 @@ static void on_wait_timeout(uv_timer_t *t)
     answer(t->data);
 }
 
+static void on_wait_closed(uv_handle_t *h)
+{
+    free(ag_container_of(h, wait_t, timer));
+}
+
 static void on_wait_dispose(void *p)
 {
     wait_t *wt = *(wait_t **)p;
@@ -167,7 +172,7 @@ static void on_wait_dispose(void *p)
         wt->waiter = NULL;
     }
     wt->c = NULL;
-    uv_close((uv_handle_t *)&wt->timer, (uv_close_cb)free);
+    uv_close((uv_handle_t *)&wt->timer, on_wait_closed);
 }
 
 void ag_api_tasks_execute(ag_http_ctx_t *c)

@@ -547,6 +547,24 @@ static int push_module(ag_rt_t *rt, const ag_script_t *sc, ag_err_t *err)
     return 0;
 }
 
+/* The domain's default max_attempts from its config.lua, or 3. */
+static lua_Integer domain_max_attempts(ag_rt_t *rt, const char *domain)
+{
+    const ag_script_t *cfg = ag_snapshot_find(rt->snap, domain, "config", "config");
+    ag_err_t err;
+    if (cfg == NULL || push_module(rt, cfg, &err) != 0)
+        return 3;
+    lua_Integer v = 3;
+    if (lua_istable(rt->L, -1)) {
+        lua_getfield(rt->L, -1, "max_attempts");
+        if (lua_isinteger(rt->L, -1) && lua_tointeger(rt->L, -1) >= 1 && lua_tointeger(rt->L, -1) <= 100)
+            v = lua_tointeger(rt->L, -1);
+        lua_pop(rt->L, 1);
+    }
+    lua_pop(rt->L, 1);
+    return v;
+}
+
 /* Pushes the types-cache entry {tt=, agent=, domain=, name=, max_attempts=} for type. */
 static int push_type_entry(ag_rt_t *rt, const char *type, ag_err_t *err)
 {
@@ -573,7 +591,7 @@ static int push_type_entry(ag_rt_t *rt, const char *type, ag_err_t *err)
     lua_getfield(L, -1, "agent");
     lua_setfield(L, -3, "agent");
     lua_getfield(L, -1, "max_attempts");
-    lua_Integer ma = lua_isnumber(L, -1) ? lua_tointeger(L, -1) : 3;
+    lua_Integer ma = lua_isnumber(L, -1) ? lua_tointeger(L, -1) : domain_max_attempts(rt, domain);
     lua_pop(L, 1);
     lua_pushinteger(L, ma > 0 ? ma : 3);
     lua_setfield(L, -3, "max_attempts");

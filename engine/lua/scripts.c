@@ -152,7 +152,7 @@ static int cmp_dirent(const struct dirent **a, const struct dirent **b)
 static void scan_kind(file_list_t *fl, const char *root, const char *domain, const char *kind)
 {
     char dir[2048];
-    snprintf(dir, sizeof(dir), "%s/%s/%s", root, domain, kind);
+    snprintf(dir, sizeof(dir), "%.1200s/%.200s/%.100s", root, domain, kind);
     struct dirent **ents;
     int n = scandir(dir, &ents, NULL, cmp_dirent);
     for (int i = 0; i < n; i++) {
@@ -160,7 +160,7 @@ static void scan_kind(file_list_t *fl, const char *root, const char *domain, con
         size_t len = strlen(f);
         if (len > 4 && strcmp(f + len - 4, ".lua") == 0 && valid_name(f, len - 4) &&
             !(len > 9 && strcmp(f + len - 9, "_test.lua") == 0)) {
-            char path[2300];
+            char path[2400];
             snprintf(path, sizeof(path), "%s/%s", dir, f);
             add_file(fl, path, domain, kind, f, len - 4);
         }

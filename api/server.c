@@ -1,8 +1,8 @@
 /*
  * server.c: h2o (libuv build) on every loop thread, and the router.
  *
- * Each worker binds its own socket to the same address with SO_REUSEPORT, so the kernel spreads
- * connections over the loops; a connection lives on the loop that accepted it. One h2o handler takes
+ * Worker 0 opens one listening socket; every loop accepts from it, and a connection lives on the
+ * loop that accepted it. One h2o handler takes
  * every request, assigns the request id, checks body size and content type, and routes by path and
  * method to the resource functions in api/ (one file per resource). Unknown routes are 404, known routes with another
  * method 405: always the JSON error shape.
@@ -184,13 +184,10 @@ static void on_accept(uv_stream_t *listener, int status)
     h2o_accept(&w->accept_ctx, sock);
 }
 
-int ag_http_listen(ag_worker_t *w, ag_err_t *err)
+/* Opens the listening socket once; SO_REUSEPORT is not used, so a second engine on the same address
+ * fails with EADDRINUSE instead of silently sharing the port. */
+static int open_listener(ag_engine_t *eng, ag_err_t *err)
 {
-    ag_engine_t *eng = w->eng;
-    h2o_context_init(&w->h2o_ctx, &w->loop, &eng->h2o_globalconf);
-    w->accept_ctx.ctx = &w->h2o_ctx;
-    w->accept_ctx.hosts = eng->h2o_globalconf.hosts;
-
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
     char port[16];
     snprintf(port, sizeof(port), "%d", eng->cfg.listen_port);
@@ -198,26 +195,43 @@ int ag_http_listen(ag_worker_t *w, ag_err_t *err)
     if (grc != 0)
         return ag_err_set(err, AG_ECONFIG, "AGENCY_LISTEN: cannot resolve %s: %s", eng->cfg.listen_host,
                           gai_strerror(grc));
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int on = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-        listen(fd, 4096) != 0) {
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
         int e = errno;
         freeaddrinfo(ai);
         if (fd >= 0)
             close(fd);
-        return ag_err_set(err, -e, "cannot listen on %s:%d: %s", eng->cfg.listen_host, eng->cfg.listen_port,
-                          strerror(e));
+        return ag_err_set(err, -e, "cannot listen on %s:%d (AGENCY_LISTEN): %s", eng->cfg.listen_host,
+                          eng->cfg.listen_port, strerror(e));
     }
     freeaddrinfo(ai);
-    if (eng->cfg.listen_port == 0) { /* the other loops join the port the kernel picked */
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        getsockname(fd, (struct sockaddr *)&ss, &sl);
-        eng->cfg.listen_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    eng->cfg.listen_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                           : ((struct sockaddr_in *)&ss)->sin_port);
+    eng->listen_fd = fd;
+    return 0;
+}
+
+int ag_http_listen(ag_worker_t *w, ag_err_t *err)
+{
+    ag_engine_t *eng = w->eng;
+    h2o_context_init(&w->h2o_ctx, &w->loop, &eng->h2o_globalconf);
+    w->accept_ctx.ctx = &w->h2o_ctx;
+    w->accept_ctx.hosts = eng->h2o_globalconf.hosts;
+    if (w->index == 0) {
+        int rc = open_listener(eng, err);
+        if (rc != 0)
+            return rc;
     }
+    /* Every loop accepts from the same socket (its own descriptor of it): whichever loop is free
+     * takes the connection; the others see EAGAIN, which libuv ignores. */
+    int fd = w->index == 0 ? eng->listen_fd : dup(eng->listen_fd);
+    if (fd < 0)
+        return ag_err_set(err, -errno, "dup listener: %s", strerror(errno));
     uv_tcp_init(&w->loop, &w->listener);
     uv_tcp_open(&w->listener, fd);
     int rc = uv_listen((uv_stream_t *)&w->listener, 4096, on_accept);

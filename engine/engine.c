@@ -185,16 +185,6 @@ static void on_signal(uv_signal_t *h, int signum)
     ag_engine_notify_queued(eng);
 }
 
-/* The pump of a stopping engine flushes what it holds and stops the loop. */
-static void on_stop_check(uv_check_t *c)
-{
-    ag_worker_t *w = c->data;
-    if (!atomic_load(&w->eng->stopping) || w->pumping)
-        return;
-    ag_http_close(w);
-    uv_stop(&w->loop);
-}
-
 int ag_engine_run(ag_engine_t *eng, ag_err_t *err)
 {
     ag_http_global_init(eng);
@@ -213,13 +203,6 @@ int ag_engine_run(ag_engine_t *eng, ag_err_t *err)
     uv_signal_start(&sigint_h, on_signal, SIGINT);
     uv_signal_start(&sigterm_h, on_signal, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
-    static uv_check_t checks[256];
-    for (int i = 0; i < eng->nworkers; i++) {
-        uv_check_init(&eng->workers[i].loop, &checks[i]);
-        checks[i].data = &eng->workers[i];
-        uv_check_start(&checks[i], on_stop_check);
-        uv_unref((uv_handle_t *)&checks[i]);
-    }
     size_t good, bad;
     ag_snapshot_t *snap = ag_scripts_acquire(eng->scripts);
     ag_snapshot_counts(snap, &good, &bad);

@@ -65,6 +65,7 @@ struct ag_engine_s {
     int nworkers;
     int64_t started_ms;
     h2o_globalconf_t h2o_globalconf;
+    int listen_fd;
     atomic_int stopping;
     /* waiters (engine.c) */
     pthread_mutex_t waiters_mu;

@@ -173,6 +173,13 @@ static void on_pump(uv_idle_t *h)
                 arm_due(w);
         }
     }
+    if (atomic_load(&w->eng->stopping) && w->npend == 0) {
+        /* Stopping: what this worker held is stored; runs still waiting keep their leases. */
+        uv_idle_stop(&w->pump);
+        w->pumping = 0;
+        ag_http_close(w);
+        uv_stop(&w->loop);
+    }
 }
 
 void ag_queue_kick(ag_worker_t *w)

@@ -57,6 +57,15 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+/* Raises msg at the line the hook interrupted (level 0 inside a hook is the running function). */
+static void hook_raise(lua_State *L, const char *msg, lua_Integer n)
+{
+    luaL_where(L, 0);
+    lua_pushfstring(L, msg, n);
+    lua_concat(L, 2);
+    lua_error(L);
+}
+
 static void on_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
@@ -64,19 +73,18 @@ static void on_hook(lua_State *L, lua_Debug *ar)
     ag_run_t *run = rt->cur;
     if (run == NULL) {
         if (rt->loading && (rt->load_instructions += HOOK_STEP) > LOAD_BUDGET)
-            luaL_error(L, "module body exceeded its load budget of %d instructions", LOAD_BUDGET);
+            hook_raise(L, "module body exceeded its load budget of %I instructions", LOAD_BUDGET);
         return;
     }
-    if (run->killed == KILL_CPU) {
-        luaL_error(L, "cpu budget exceeded (%I instructions)", (lua_Integer)run->cpu_budget);
-        return;
-    }
-    run->instructions += HOOK_STEP;
-    if (run->instructions > run->cpu_budget) {
+    if (run->killed != KILL_CPU) {
+        run->instructions += HOOK_STEP;
+        if (run->instructions <= run->cpu_budget)
+            return;
         run->killed = KILL_CPU;
+        /* From now on every line raises again, so no pcall or message handler can carry on. */
         lua_sethook(L, on_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
-        luaL_error(L, "cpu budget exceeded (%I instructions)", (lua_Integer)run->cpu_budget);
     }
+    hook_raise(L, "cpu budget exceeded (%I instructions)", (lua_Integer)run->cpu_budget);
 }
 
 /* ---- sandbox ----------------------------------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
  * into the binary (migrations_sqlite.c, generated from migrations/sqlite/ by CMake).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -609,24 +610,62 @@ static int sq_script_version_put(ag_store_t *_s, const char *hash, const char *p
     return rc == SQLITE_DONE ? 0 : db_error(s, err, "script put");
 }
 
+/*
+ * Writers of this process take one mutex around each write transaction. SQLite allows one writer at a
+ * time anyway; its busy handler makes the others sleep and retry (1, 2, 5, 10 ms ...), which under load
+ * turns into convoys. A mutex hands the write lock over at once. busy_timeout still covers other
+ * processes sharing the file.
+ */
+static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+
+#define LOCKED(name, params, args)                                                                                    \
+    static int name##_locked params                                                                                   \
+    {                                                                                                                 \
+        pthread_mutex_lock(&write_mu);                                                                                \
+        int rc = name args;                                                                                           \
+        pthread_mutex_unlock(&write_mu);                                                                              \
+        return rc;                                                                                                    \
+    }
+
+LOCKED(sq_migrate, (ag_store_t * s, int *applied, ag_err_t *err), (s, applied, err))
+LOCKED(sq_task_create, (ag_store_t * s, const ag_task_new_t *n, ag_task_t *out, int *existed, ag_err_t *err),
+       (s, n, out, existed, err))
+LOCKED(sq_task_execute, (ag_store_t * s, int64_t id, ag_task_t *out, ag_err_t *err), (s, id, out, err))
+LOCKED(sq_task_cancel, (ag_store_t * s, int64_t id, ag_task_t *out, int *requested, ag_err_t *err),
+       (s, id, out, requested, err))
+LOCKED(sq_sync,
+       (ag_store_t * s, const ag_outcome_t *done, size_t ndone, const char *owner, int max, int lease_ms,
+        ag_claim_t **claimed, size_t *nclaimed, ag_err_t *err),
+       (s, done, ndone, owner, max, lease_ms, claimed, nclaimed, err))
+LOCKED(sq_heartbeat,
+       (ag_store_t * s, const char *owner, const int64_t *ids, size_t n, int lease_ms, int64_t **cancel,
+        size_t *ncancel, ag_err_t *err),
+       (s, owner, ids, n, lease_ms, cancel, ncancel, err))
+LOCKED(sq_recover, (ag_store_t * s, size_t *recovered, ag_err_t *err), (s, recovered, err))
+LOCKED(sq_kv_set, (ag_store_t * s, const char *domain, const char *key, const char *value, ag_err_t *err),
+       (s, domain, key, value, err))
+LOCKED(sq_kv_del, (ag_store_t * s, const char *domain, const char *key, ag_err_t *err), (s, domain, key, err))
+LOCKED(sq_script_version_put, (ag_store_t * s, const char *hash, const char *path, const char *source, ag_err_t *err),
+       (s, hash, path, source, err))
+
 static const ag_store_ops_t sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
-    .migrate = sq_migrate,
+    .migrate = sq_migrate_locked,
     .ping = sq_ping,
-    .task_create = sq_task_create,
+    .task_create = sq_task_create_locked,
     .task_get = sq_task_get,
-    .task_execute = sq_task_execute,
-    .task_cancel = sq_task_cancel,
+    .task_execute = sq_task_execute_locked,
+    .task_cancel = sq_task_cancel_locked,
     .task_events = sq_task_events,
-    .sync = sq_sync,
-    .heartbeat = sq_heartbeat,
-    .recover = sq_recover,
+    .sync = sq_sync_locked,
+    .heartbeat = sq_heartbeat_locked,
+    .recover = sq_recover_locked,
     .next_due = sq_next_due,
     .kv_get = sq_kv_get,
-    .kv_set = sq_kv_set,
-    .kv_del = sq_kv_del,
-    .script_version_put = sq_script_version_put,
+    .kv_set = sq_kv_set_locked,
+    .kv_del = sq_kv_del_locked,
+    .script_version_put = sq_script_version_put_locked,
 };
 
 /* Creates the directory that will hold path's file, when there is one to create (var/ on a fresh checkout). */

@@ -223,8 +223,15 @@ void ag_engine_destroy(ag_engine_t *eng)
 {
     /* Loops have stopped; handles die with the process. Release what other processes could see. */
     for (int i = 0; i < eng->nworkers; i++) {
-        ag_rt_free(eng->workers[i].rt);
-        ag_store_close(eng->workers[i].store);
+        ag_worker_t *w = &eng->workers[i];
+        for (size_t k = 0; k < w->npend; k++) {
+            free(w->pend[k].result);
+            free(w->pend[k].error);
+        }
+        free(w->pend);
+        free(w->running);
+        ag_rt_free(w->rt);
+        ag_store_close(w->store);
     }
     free(eng->workers);
     ag_scripts_free(eng->scripts);

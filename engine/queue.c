@@ -36,6 +36,8 @@ int64_t ag_queue_backoff_ms(int attempt, int base_ms, int max_ms, double unit_ra
     if (d > max_ms)
         d = max_ms;
     d *= 0.8 + 0.4 * unit_random; /* +-20% jitter: retries of a burst do not come back together */
+    if (d > max_ms)
+        d = max_ms; /* jitter spreads a capped burst downwards only */
     return (int64_t)d;
 }
 

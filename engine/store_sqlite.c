@@ -36,6 +36,7 @@ enum {
     ST_OUTCOME,
     ST_CLAIM,
     ST_RENEW,
+    ST_RECOVER_CANCEL,
     ST_RECOVER_QUEUE,
     ST_RECOVER_DEAD,
     ST_NEXT_DUE,
@@ -75,6 +76,9 @@ static const char *sql_text[ST__COUNT] = {
                  "RETURNING id, type, domain, agent, input, attempts, max_attempts",
     [ST_RENEW] = "UPDATE tasks SET lease_until = ?3 WHERE id = ?1 AND lease_owner = ?2 AND state = 'running' "
                  "RETURNING cancel_requested",
+    [ST_RECOVER_CANCEL] = "UPDATE tasks SET state = 'cancelled', finished_at = ?1, updated_at = ?1, lease_owner = NULL, "
+                          "lease_until = NULL, error = 'cancelled (its worker was lost)' "
+                          "WHERE state = 'running' AND lease_until < ?1 AND cancel_requested = 1",
     [ST_RECOVER_QUEUE] = "UPDATE tasks SET state = 'queued', run_at = ?1, updated_at = ?1, lease_owner = NULL, "
                          "lease_until = NULL, error = 'lease expired: the worker running it was lost' "
                          "WHERE state = 'running' AND lease_until < ?1 AND attempts < max_attempts",
@@ -513,8 +517,8 @@ static int sq_recover(ag_store_t *_s, size_t *recovered, ag_err_t *err)
         return rc;
     int64_t now = ag_now_ms();
     size_t total = 0;
-    int ids[2] = {ST_RECOVER_QUEUE, ST_RECOVER_DEAD};
-    for (int i = 0; i < 2; i++) {
+    int ids[3] = {ST_RECOVER_CANCEL, ST_RECOVER_QUEUE, ST_RECOVER_DEAD};
+    for (int i = 0; i < 3; i++) {
         sqlite3_stmt *st = stmt(s, ids[i]);
         if (st == NULL) {
             rc = db_error(s, err, "prepare recover");

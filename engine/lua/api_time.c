@@ -68,6 +68,7 @@ static int l_sleep(lua_State *L)
         run->sleep_timer.data = run;
         run->handles_open++;
     }
+    uv_update_time(run->rt->loop); /* the cached loop time may be a whole batch of runs old */
     uv_timer_start(&run->sleep_timer, on_sleep_done, (uint64_t)llround(secs * 1000.0), 0);
     run->pending_cancel = sleep_cancel;
     return lua_yieldk(L, 0, 0, sleep_k);

@@ -75,7 +75,7 @@ static int l_parse(lua_State *L)
     if (is_null(L, 5, rt)) {
         lua_pop(L, 1);
         lua_newtable(L);
-    } else if (!lua_istable(L, 5)) {
+    } else if (!lua_istable(L, 5) || lua_rawlen(L, 5) > 0) { /* a non-empty array decodes to a sequence */
         return user_error(L, r, 400, "bad_request", "%s", "input: must be a JSON object");
     }
     /* idempotency_key */

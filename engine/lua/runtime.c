@@ -25,6 +25,8 @@
 extern const char ag_embed_schema_lua[];
 extern const size_t ag_embed_schema_lua_len;
 
+static void on_hook(lua_State *L, lua_Debug *ar);
+
 /* ---- allocator and hook ----------------------------------------------------------------------------------- */
 
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -42,7 +44,11 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize > old) {
         int64_t delta = (int64_t)(nsize - old);
         if (run && run->mem + delta > run->memory_limit) {
-            run->killed = KILL_MEM;
+            if (run->killed == KILL_NONE && run->co != NULL) {
+                run->killed = KILL_MEM;
+                /* the hook makes the kill stick even if a pcall catches this allocation failure */
+                lua_sethook(run->co, on_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+            }
             return NULL;
         }
         if (rt->mem_total + delta > rt->mem_cap)
@@ -76,15 +82,34 @@ static void on_hook(lua_State *L, lua_Debug *ar)
             hook_raise(L, "module body exceeded its load budget of %I instructions", LOAD_BUDGET);
         return;
     }
-    if (run->killed != KILL_CPU) {
+    if (run->killed == KILL_NONE) {
         run->instructions += HOOK_STEP;
         if (run->instructions <= run->cpu_budget)
             return;
         run->killed = KILL_CPU;
-        /* From now on every line raises again, so no pcall or message handler can carry on. */
-        lua_sethook(L, on_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
     }
+    /* Once killed, every line raises again, so no pcall or message handler can carry on. */
+    lua_sethook(L, on_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+    if (run->killed == KILL_MEM)
+        hook_raise(L, "memory limit exceeded (%I bytes)", (lua_Integer)run->memory_limit);
     hook_raise(L, "cpu budget exceeded (%I instructions)", (lua_Integer)run->cpu_budget);
+}
+
+void ag__rt_charge(lua_State *L, int64_t steps)
+{
+    ag_rt_t *rt = ag_rt_of(L);
+    ag_run_t *run = rt->cur;
+    if (run == NULL) {
+        if (rt->loading && (rt->load_instructions += steps) > LOAD_BUDGET)
+            luaL_error(L, "module body exceeded its load budget of %d instructions", LOAD_BUDGET);
+        return;
+    }
+    if (run->killed == KILL_NONE && (run->instructions += steps) > run->cpu_budget)
+        run->killed = KILL_CPU;
+    if (run->killed != KILL_NONE) {
+        lua_sethook(L, on_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+        luaL_error(L, "cpu budget exceeded (%I instructions)", (lua_Integer)run->cpu_budget);
+    }
 }
 
 /* ---- sandbox ----------------------------------------------------------------------------------------------- */
@@ -108,10 +133,21 @@ static int l_readonly(lua_State *L)
     return luaL_error(L, "attempt to modify a read-only table (field '%s')", luaL_optstring(L, 2, "?"));
 }
 
+/* The iterator pairs() gets for a proxy: it walks the real table (upvalue 1) without handing it out. */
+static int l_proxy_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_next(L, lua_upvalueindex(1)))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
 static int l_proxy_pairs(lua_State *L)
 {
-    lua_pushvalue(L, lua_upvalueindex(1)); /* next */
-    luaL_getmetafield(L, 1, "__index");    /* next, real */
+    luaL_getmetafield(L, 1, "__index"); /* real */
+    lua_pushcclosure(L, l_proxy_next, 1);
+    lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }
@@ -125,8 +161,7 @@ static void make_readonly(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_readonly);
     lua_setfield(L, -2, "__newindex");
-    lua_getglobal(L, "next");
-    lua_pushcclosure(L, l_proxy_pairs, 1);
+    lua_pushcfunction(L, l_proxy_pairs);
     lua_setfield(L, -2, "__pairs");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
@@ -183,6 +218,21 @@ static int l_load(lua_State *L)
     return 1;
 }
 
+/* setmetatable without finalizers: Lua runs __gc with hooks off, outside any run's budget. */
+static int l_setmetatable(lua_State *L)
+{
+    if (lua_istable(L, 2)) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "setmetatable: __gc finalizers are not allowed in the sandbox");
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 static int l_print(lua_State *L)
 {
     int n = lua_gettop(L);
@@ -210,8 +260,8 @@ static int l_print(lua_State *L)
 
 static const char *base_allowed[] = {"assert",   "error",    "ipairs",       "next",         "pairs",
                                      "pcall",    "select",   "tonumber",     "tostring",     "type",
-                                     "xpcall",   "rawequal", "rawget",       "rawlen",       "setmetatable",
-                                     "getmetatable", "_VERSION", NULL};
+                                     "xpcall",   "rawequal", "rawget",       "rawlen",       "getmetatable",
+                                     "_VERSION", NULL};
 
 static void open_std(lua_State *L)
 {
@@ -236,6 +286,9 @@ static void build_sandbox(lua_State *L, ag_rt_t *rt)
     }
     lua_pushcfunction(L, l_load);
     lua_setfield(L, -2, "load");
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, l_setmetatable, 1);
+    lua_setfield(L, -2, "setmetatable");
     lua_pushcfunction(L, l_print);
     lua_setfield(L, -2, "print");
 
@@ -740,14 +793,19 @@ static char *error_text(lua_State *co, int *retryable)
     if (lua_type(co, -1) == LUA_TSTRING)
         return ag_xstrdup(lua_tostring(co, -1));
     if (lua_istable(co, -1)) {
-        lua_getfield(co, -1, "message");
-        lua_getfield(co, -2, "code");
-        lua_getfield(co, -3, "retryable");
+        /* raw reads: the error object's metamethods must not run outside the run */
+        lua_pushliteral(co, "message");
+        lua_rawget(co, -2);
+        lua_pushliteral(co, "code");
+        lua_rawget(co, -3);
+        lua_pushliteral(co, "retryable");
+        lua_rawget(co, -4);
         if (lua_isboolean(co, -1))
             *retryable = lua_toboolean(co, -1);
         ag_buf_t b;
         ag_buf_init(&b);
-        const char *code = lua_tostring(co, -2), *m = lua_tostring(co, -3);
+        const char *code = lua_type(co, -2) == LUA_TSTRING ? lua_tostring(co, -2) : NULL;
+        const char *m = lua_type(co, -3) == LUA_TSTRING ? lua_tostring(co, -3) : NULL;
         if (code)
             ag_buf_printf(&b, "%s: ", code);
         ag_buf_puts(&b, m ? m : "(error table without a message)");
@@ -806,6 +864,7 @@ int ag__rt_resume(ag_run_t *run, int nargs)
         run->is_waiting = 1;
         rt->waiting++;
         if (run->timeout_ms > 0 && run->deadline.data != run && rt->loop) {
+            uv_update_time(rt->loop); /* the cached loop time may be a whole batch of runs old */
             uv_timer_init(rt->loop, &run->deadline);
             run->deadline.data = run;
             run->handles_open++;

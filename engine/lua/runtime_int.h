@@ -73,6 +73,10 @@ void ag_lua_register_sleep(lua_State *L);
 /* Returns 1 when the run waits again, 0 when it ended (and is freed). */
 int ag__rt_resume(ag_run_t *run, int nargs);
 
+/* Charges work done in C (pattern matching) to the current run's CPU budget, in Lua-instruction
+ * equivalents; raises "cpu budget exceeded" past it. Also counts against a module's load budget. */
+void ag__rt_charge(lua_State *L, int64_t steps);
+
 /* Raises a structured error {code=, message=, retryable=} (STYLE §4). */
 int ag_lua_raise(lua_State *L, const char *code, const char *message, int retryable);
 

@@ -446,6 +446,8 @@ class Engine:
 class EngineTestCase(unittest.TestCase):
     """Base class: tracks the engines a test uses and prints their log tails when it fails."""
 
+    maxDiff = None
+
     def engine(self, **kw):
         eng = Engine(**kw)
         self.addCleanup(eng.close)

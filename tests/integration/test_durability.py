@@ -211,5 +211,87 @@ class BrokenEditTest(EngineTestCase):
                          "the engine log does not name versioned.lua:%d" % BROKEN_LINE)
 
 
+class GracefulStopTest(EngineTestCase):
+
+    def test_sigterm_while_tasks_run_loses_nothing(self):
+        N = 200
+        eng = self.engine(lease_seconds=2)
+        ids = create_many(eng, "test.sleepy", [{"seconds": 1.0}] * N)
+        eng.wait_status(ids[-1], {"running", "succeeded"}, timeout=20)
+        t0 = time.time()
+        rc = eng.stop(timeout=15)
+        sys.stderr.write("\n[sigterm] exit %s after %.1fs\n" % (rc, time.time() - t0))
+        self.assertEqual(rc, 0, "serve exited %s on SIGTERM with tasks running" % rc)
+        eng.start()
+        done = eng.wait_all_terminal(ids, timeout=60)
+        statuses = collections.Counter(t["status"] for t in done.values())
+        self.assertEqual(statuses, {"succeeded": N}, "after SIGTERM + restart: %s" % dict(statuses))
+
+
+RELOAD_SLEEPY = '''local agent = { name = "reload_sleepy" }
+
+function agent.run(task, ctx)
+  sleep(task.input.seconds or 1)
+  return { version = "%s" }
+end
+
+return agent
+'''
+
+
+class ReloadSemanticsTest(EngineTestCase):
+
+    def test_running_tasks_finish_on_their_version(self):
+        eng = self.engine()
+        old = [eng.create_ok("test.reload_sleepy", {"seconds": 3}, execute=True)["id"] for _ in range(5)]
+        for i in old:
+            eng.wait_status(i, {"running"}, timeout=10)
+        replace_file(eng, "test/agents/reload_sleepy.lua", RELOAD_SLEEPY % "v2")
+        time.sleep(1.5)
+        new = [eng.create_ok("test.reload_sleepy", {"seconds": 0.1}, execute=True)["id"] for _ in range(5)]
+        done = eng.wait_all_terminal(old + new, timeout=20)
+        olds = [done[i] for i in old]
+        news = [done[i] for i in new]
+        for t in olds + news:
+            self.assertEqual(t["status"], "succeeded", json.dumps(t)[:1000])
+        self.assertEqual([t["result"]["version"] for t in olds], ["v1"] * 5,
+                         "tasks running during the edit must finish on the version they began with")
+        self.assertEqual([t["result"]["version"] for t in news], ["v2"] * 5,
+                         "tasks started 1.5 s after the edit must run the new version")
+        self.assertEqual(len({t["script_version"] for t in olds}), 1)
+        self.assertEqual(len({t["script_version"] for t in news}), 1)
+        self.assertNotEqual(olds[0]["script_version"], news[0]["script_version"])
+
+    def test_task_type_added_at_runtime(self):
+        eng = self.engine()
+        replace_file(eng, "test/agents/added.lua",
+                     'local agent = { name = "added" }\nfunction agent.run(task, ctx)\n  return { added = true }\nend\nreturn agent\n')
+        replace_file(eng, "test/tasks/added.lua", 'return { agent = "added", timeout = 5, max_attempts = 1 }\n')
+        t0 = time.time()
+        while True:
+            st, _, body = eng.create_task("test.added", {}, execute=True)
+            if st == 201:
+                break
+            self.assertEqual(st, 422, "%s %r" % (st, body))
+            self.assertLess(time.time() - t0, 3.0, "test.added not available 3 s after its files appeared: %r" % body)
+            time.sleep(0.1)
+        done = eng.wait_terminal(body["id"], timeout=10)
+        self.assertEqual(done["status"], "succeeded", json.dumps(done)[:1000])
+        self.assertEqual(done["result"], {"added": True})
+
+
+class MemoryPersistenceTest(EngineTestCase):
+
+    def test_memory_survives_restart(self):
+        eng = self.engine()
+        t = eng.create_ok("test.mem_set", {"key": "persist", "value": {"n": 7}}, execute=True)
+        self.assertEqual(eng.wait_terminal(t["id"], timeout=10)["status"], "succeeded")
+        eng.restart()
+        t = eng.create_ok("test.mem_get", {"key": "persist"}, execute=True)
+        done = eng.wait_terminal(t["id"], timeout=10)
+        self.assertEqual(done["status"], "succeeded", json.dumps(done)[:1000])
+        self.assertEqual(done["result"], {"found": True, "value": {"n": 7}})
+
+
 if __name__ == "__main__":
     unittest.main()

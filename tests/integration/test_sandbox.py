@@ -98,5 +98,49 @@ class SandboxEscapeTest(EngineTestCase):
         self.run_escape("collectgarbage_stop")
 
 
+class SandboxLimitsTest(EngineTestCase):
+    """CPU and memory limits that a script might get around: pcall, coroutines, big C calls."""
+
+    def run_limited(self, name, pattern, timeout=15):
+        eng = self.engine()
+        agent = "escape_" + name
+        st, _, body = eng.create_task("test." + agent, {}, execute=True)
+        self.assertEqual(st, 201, "create test.%s -> %s %r" % (agent, st, body))
+        try:
+            task = eng.wait_terminal(body["id"], timeout=timeout)
+        except AssertionError as e:
+            st, _, h = eng.health()
+            raise AssertionError("%s\n(the limit did not stop it; health now %s, loops %r)"
+                                 % (e, st, (h.get("components") or {}).get("loops") if isinstance(h, dict) else h))
+        result = task.get("result")
+        self.assertFalse(isinstance(result, dict) and result.get("escaped"),
+                         "LIMIT ESCAPE: %s finished, result %r" % (name, result))
+        self.assertEqual(task["status"], "dead", json.dumps(task)[:1500])
+        self.assertRegex(error_text(task), re.compile(pattern, re.I),
+                         "error does not say which limit: %r" % (task.get("error"),))
+        # the engine is untouched: a normal task on the same engine still runs
+        st, _, n = eng.create_task("test.noop", {}, execute=True)
+        self.assertEqual(st, 201)
+        self.assertEqual(eng.wait_terminal(n["id"], timeout=10)["status"], "succeeded")
+        return task
+
+    def test_cpu_budget_not_swallowed_by_pcall(self):
+        self.run_limited("pcall_spin", r"cpu|instruction")
+
+    def test_cpu_budget_inside_coroutine(self):
+        self.run_limited("coroutine_spin", r"cpu|instruction")
+
+    def test_memory_limit_inside_coroutine(self):
+        self.run_limited("coroutine_hog", r"memory")
+
+    def test_memory_limit_single_big_allocation(self):
+        self.run_limited("string_rep", r"memory")
+
+    def test_cpu_budget_in_c_pattern_matching(self):
+        # string.find with a backtracking pattern spends minutes inside one C function,
+        # where the instruction hook never fires
+        self.run_limited("pattern_spin", r"cpu|instruction|pattern|budget")
+
+
 if __name__ == "__main__":
     unittest.main()

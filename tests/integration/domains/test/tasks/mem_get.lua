@@ -1,0 +1,1 @@
+return { agent = "mem_get", timeout = 10, max_attempts = 1 }

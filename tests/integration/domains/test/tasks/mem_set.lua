@@ -1,0 +1,1 @@
+return { agent = "mem_set", timeout = 10, max_attempts = 1 }

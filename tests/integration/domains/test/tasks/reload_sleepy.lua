@@ -1,0 +1,1 @@
+return { agent = "reload_sleepy", timeout = 30, max_attempts = 1 }

@@ -30,6 +30,7 @@ void ag_http_send_json(ag_http_ctx_t *c, int status, const char *body, size_t le
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, c->request_id,
                           strlen(c->request_id));
+    req->res.content_length = len;
     h2o_send_inline(req, body, len);
 }
 

@@ -68,6 +68,83 @@ static void send_store_error(ag_http_ctx_t *c, int rc, const ag_err_t *err)
     ag_http_send_error(c, 500, "internal", "internal error; the request id is in the server log", NULL);
 }
 
+/*
+ * Creation is group-committed: requests parsed during one loop turn wait in the worker's batch, and a
+ * uv_check handle (it runs right after the poll phase that read them) inserts them all in one
+ * transaction and answers each. A request whose client left meanwhile is still created (an
+ * idempotency key makes a retry safe) but not answered.
+ */
+typedef struct pending_create_s {
+    ag_http_ctx_t *c; /* NULL once the request was disposed */
+    ag_create_req_t r;
+} pending_create_t;
+
+typedef struct create_batch_s {
+    uv_check_t check;
+    pending_create_t *items;
+    size_t n, cap;
+    uint64_t gen; /* bumped by every flush, so a late dispose cannot touch the next batch */
+} create_batch_t;
+
+typedef struct create_slot_s {
+    create_batch_t *batch;
+    uint64_t gen;
+    size_t index;
+} create_slot_t;
+
+static void on_create_dispose(void *p)
+{
+    create_slot_t *slot = p;
+    if (slot->batch->gen == slot->gen && slot->index < slot->batch->n)
+        slot->batch->items[slot->index].c = NULL;
+}
+
+static void flush_creates(uv_check_t *h)
+{
+    create_batch_t *b = h->data;
+    if (b->n == 0)
+        return;
+    ag_worker_t *w = ag_container_of(h->loop, ag_worker_t, loop);
+    size_t n = b->n;
+    pending_create_t *items = b->items;
+    b->items = NULL;
+    b->n = b->cap = 0;
+    b->gen++;
+    ag_task_new_t *news = ag_xcalloc(n, sizeof(*news));
+    ag_task_t *outs = ag_xcalloc(n, sizeof(*outs));
+    int *existed = ag_xcalloc(n, sizeof(int)), *rcs = ag_xcalloc(n, sizeof(int));
+    for (size_t i = 0; i < n; i++) {
+        ag_create_req_t *r = &items[i].r;
+        news[i] = (ag_task_new_t){.type = r->type, .domain = r->domain, .agent = r->agent, .input = r->input,
+                                  .idempotency_key = r->idempotency_key, .priority = r->priority,
+                                  .max_attempts = r->max_attempts, .run_at = r->run_at, .queued = r->execute};
+    }
+    ag_err_t err;
+    int rc = w->store->ops->task_create_batch(w->store, news, n, outs, existed, rcs, &err);
+    int queued = 0;
+    for (size_t i = 0; i < n; i++) {
+        ag_http_ctx_t *c = items[i].c;
+        if (rc == 0 && rcs[i] == 0 && !existed[i] && outs[i].state == AG_TASK_QUEUED)
+            queued = 1;
+        if (c != NULL) {
+            if (rc != 0 || rcs[i] != 0)
+                send_store_error(c, rc != 0 ? rc : rcs[i], &err);
+            else
+                send_task(c, existed[i] ? 200 : 201, &outs[i]);
+        }
+        if (rc == 0 && rcs[i] == 0)
+            ag_task_clear(&outs[i]);
+        ag_create_req_clear(&items[i].r);
+    }
+    if (queued)
+        ag_engine_notify_queued(w->eng);
+    free(items);
+    free(news);
+    free(outs);
+    free(existed);
+    free(rcs);
+}
+
 void ag_api_tasks_create(ag_http_ctx_t *c)
 {
     ag_worker_t *w = c->w;
@@ -79,28 +156,19 @@ void ag_api_tasks_create(ag_http_ctx_t *c)
         ag_create_req_clear(&r);
         return;
     }
-    ag_task_new_t n = {.type = r.type,
-                       .domain = r.domain,
-                       .agent = r.agent,
-                       .input = r.input,
-                       .idempotency_key = r.idempotency_key,
-                       .priority = r.priority,
-                       .max_attempts = r.max_attempts,
-                       .run_at = r.run_at,
-                       .queued = r.execute};
-    ag_task_t t = {0};
-    int existed = 0;
-    ag_err_t err;
-    int rc = w->store->ops->task_create(w->store, &n, &t, &existed, &err);
-    ag_create_req_clear(&r);
-    if (rc != 0) {
-        send_store_error(c, rc, &err);
-        return;
+    create_batch_t *b = w->api_tasks;
+    if (b == NULL) {
+        b = w->api_tasks = ag_xcalloc(1, sizeof(*b));
+        uv_check_init(&w->loop, &b->check);
+        b->check.data = b;
+        uv_check_start(&b->check, flush_creates);
+        uv_unref((uv_handle_t *)&b->check);
     }
-    if (!existed && t.state == AG_TASK_QUEUED)
-        ag_engine_notify_queued(w->eng);
-    send_task(c, existed ? 200 : 201, &t);
-    ag_task_clear(&t);
+    if (b->n == b->cap)
+        b->items = ag_xrealloc(b->items, (b->cap = b->cap ? b->cap * 2 : 64) * sizeof(*b->items));
+    create_slot_t *slot = h2o_mem_alloc_shared(&c->req->pool, sizeof(*slot), on_create_dispose);
+    *slot = (create_slot_t){b, b->gen, b->n};
+    b->items[b->n++] = (pending_create_t){c, r};
 }
 
 void ag_api_tasks_get(ag_http_ctx_t *c)

@@ -54,6 +54,7 @@ struct ag_worker_s {
     h2o_accept_ctx_t accept_ctx;
     uv_tcp_t listener;
     int listening;
+    void *api_tasks; /* api/tasks.c: the creation batch */
     /* counters for health */
     atomic_uint_fast64_t done, failed;
 };

@@ -95,6 +95,11 @@ typedef struct ag_store_ops_s {
 
     /* Creates a task, or finds the one with the same idempotency key (*existed = 1). */
     int (*task_create)(ag_store_t *s, const ag_task_new_t *n, ag_task_t *out, int *existed, ag_err_t *err);
+    /* Group commit: creates n tasks in one transaction. rcs[i] is each creation's result (0 or AG_E*),
+     * out[i] and existed[i] as for task_create; the call's own result is nonzero only when the
+     * transaction failed (then nothing was created). */
+    int (*task_create_batch)(ag_store_t *s, const ag_task_new_t *n, size_t count, ag_task_t *out, int *existed,
+                             int *rcs, ag_err_t *err);
     /* AG_ENOTFOUND when there is no such task. */
     int (*task_get)(ag_store_t *s, int64_t id, ag_task_t *out, ag_err_t *err);
     /* pending -> queued; queued/failed are left as they are; AG_ESTATE (out filled) otherwise. */

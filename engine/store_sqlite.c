@@ -289,6 +289,27 @@ static int sq_task_create(ag_store_t *_s, const ag_task_new_t *n, ag_task_t *out
     return rc;
 }
 
+static int sq_task_create_batch(ag_store_t *_s, const ag_task_new_t *n, size_t count, ag_task_t *out, int *existed,
+                                int *rcs, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    int rc;
+    if ((rc = exec_simple(s, ST_BEGIN, err)) != 0)
+        return rc;
+    for (size_t i = 0; i < count; i++) {
+        ag_err_t e;
+        rcs[i] = sq_task_create(_s, &n[i], &out[i], &existed[i], &e);
+    }
+    if ((rc = exec_simple(s, ST_COMMIT, err)) != 0) {
+        rollback(s);
+        for (size_t i = 0; i < count; i++)
+            if (rcs[i] == 0)
+                ag_task_clear(&out[i]);
+        return rc;
+    }
+    return 0;
+}
+
 static int sq_task_get(ag_store_t *_s, int64_t id, ag_task_t *out, ag_err_t *err)
 {
     sqlite_store_t *s = (sqlite_store_t *)_s;
@@ -634,6 +655,9 @@ static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
 LOCKED(sq_migrate, (ag_store_t * s, int *applied, ag_err_t *err), (s, applied, err))
 LOCKED(sq_task_create, (ag_store_t * s, const ag_task_new_t *n, ag_task_t *out, int *existed, ag_err_t *err),
        (s, n, out, existed, err))
+LOCKED(sq_task_create_batch,
+       (ag_store_t * s, const ag_task_new_t *n, size_t count, ag_task_t *out, int *existed, int *rcs, ag_err_t *err),
+       (s, n, count, out, existed, rcs, err))
 LOCKED(sq_task_execute, (ag_store_t * s, int64_t id, ag_task_t *out, ag_err_t *err), (s, id, out, err))
 LOCKED(sq_task_cancel, (ag_store_t * s, int64_t id, ag_task_t *out, int *requested, ag_err_t *err),
        (s, id, out, requested, err))
@@ -658,6 +682,7 @@ static const ag_store_ops_t sqlite_ops = {
     .migrate = sq_migrate_locked,
     .ping = sq_ping,
     .task_create = sq_task_create_locked,
+    .task_create_batch = sq_task_create_batch_locked,
     .task_get = sq_task_get,
     .task_execute = sq_task_execute_locked,
     .task_cancel = sq_task_cancel_locked,

@@ -306,6 +306,7 @@ static void build_sandbox(lua_State *L, ag_rt_t *rt)
         }
     }
     lua_pop(L, 1);             /* G, strcopy */
+    ag_lua_register_patterns(L); /* find/match/gmatch/gsub charged to the CPU budget */
     lua_pushliteral(L, "");
     lua_getmetatable(L, -1);   /* G, strcopy, "", strmt */
     lua_pushvalue(L, -3);

@@ -68,6 +68,9 @@ int ag_lua_open_time(lua_State *L);
 int ag_lua_open_memory(lua_State *L);
 /* sleep(seconds) is a plain function: registers it in the table at the top of the stack. */
 void ag_lua_register_sleep(lua_State *L);
+/* string.find/match/gmatch/gsub with a matcher charged to the CPU budget (api_pattern.c): sets them in the
+ * table at the top of the stack. */
+void ag_lua_register_patterns(lua_State *L);
 
 /* Resumes run's coroutine with nargs values already pushed on it (loop callbacks push integers only). */
 /* Returns 1 when the run waits again, 0 when it ended (and is freed). */

@@ -139,6 +139,11 @@ start_engine() {
   exit 1
 }
 
+# both phases run one build even when build/agency is rebuilt mid-run
+cp "$BIN" "$TMP/agency"
+BIN_ORIG="$BIN"
+BIN="$TMP/agency"
+
 # --- the bench domain ----------------------------------------------------------------------------
 mkdir -p "$TMP/domains/bench/tasks" "$TMP/domains/bench/agents"
 cat >"$TMP/domains/bench/tasks/noop.lua" <<'EOF'
@@ -148,7 +153,7 @@ cat >"$TMP/domains/bench/agents/noop.lua" <<'EOF'
 return { name = "noop", run = function(task, ctx) return { ok = true } end }
 EOF
 
-echo "# queue_bench: tasks=$TASKS engine_threads=$THREADS wrk=-t$WRK_THREADS/-c$CONNS bin=$BIN"
+echo "# queue_bench: tasks=$TASKS engine_threads=$THREADS wrk=-t$WRK_THREADS/-c$CONNS bin=$BIN_ORIG ($(date -u -r "$BIN_ORIG" +%FT%TZ), sha256 $(sha256sum "$BIN" | cut -c1-12))"
 echo "# machine: $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg), tmp=$TMP ($(df -PT "$TMP" | awk 'NR == 2 { print $2 }'))"
 
 # --- 0. SQLite ceiling ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 /* main.c: the `agency` command line. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +42,11 @@ static int load_config(ag_config_t *cfg, const char *file)
 
 static int cmd_serve(const ag_config_t *cfg)
 {
+    /* glibc gives freed heap tops back with brk() by default; under load that is a munmap, a TLB
+     * shootdown across loop threads and fresh page faults on every burst (measured: a fifth of the
+     * CPU time of task creation). Keep up to 32 MiB of freed heap instead. */
+    mallopt(M_TRIM_THRESHOLD, 32 << 20);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
     ag_engine_t *eng = ag_xcalloc(1, sizeof(*eng));
     ag_err_t err;
     int rc = ag_engine_init(eng, cfg, &err);

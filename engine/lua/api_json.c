@@ -1,4 +1,5 @@
-/* api_json.c: the `json` global, lua-cjson configured for the sandbox (depth limits, sparse arrays). */
+/* api_json.c: the `json` global: lua-cjson's decoder configured for the sandbox (depth limit, no NaN),
+ * and our own encoder (json_encode.c). */
 #include "runtime_int.h"
 
 #include <lua5.4/lua-cjson.h>
@@ -31,5 +32,6 @@ int ag_lua_open_json(lua_State *L)
         lua_pushnil(L);
         lua_setfield(L, -2, *h);
     }
+    ag_lua_register_json_encode(L); /* exact numbers: see json_encode.c */
     return 1;
 }

@@ -63,6 +63,8 @@ static inline ag_run_t *ag_lua_run(lua_State *L)
 
 /* Module openers: each pushes its global's table. */
 int ag_lua_open_json(lua_State *L);
+/* Replaces encode in the json table at the top of the stack with ours (json_encode.c). */
+void ag_lua_register_json_encode(lua_State *L);
 int ag_lua_open_log(lua_State *L);
 int ag_lua_open_time(lua_State *L);
 int ag_lua_open_memory(lua_State *L);

@@ -3,6 +3,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "../engine/log.h"
+
+#define AG_LOG_MODULE "access"
 
 static const char *reason(int status)
 {
@@ -12,24 +17,63 @@ static const char *reason(int status)
     case 202: return "Accepted";
     case 400: return "Bad Request";
     case 404: return "Not Found";
+    case 204: return "No Content";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
     case 503: return "Service Unavailable";
     default: return status >= 500 ? "Internal Server Error" : "OK";
     }
 }
 
+int64_t ag_http_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One JSON line per request: method, path, status, duration, client, subject, request id. */
+static void access_log(ag_http_ctx_t *c, int status)
+{
+    if (AG_LOG_INFO < ag_log_level)
+        return;
+    h2o_req_t *req = c->req;
+    double ms = (double)(ag_http_now_us() - c->start_us) / 1000.0;
+    ag__log(AG_LOG_INFO, AG_LOG_MODULE, "request method=%.*s path=%.*s status=%d duration_ms=%.3f client=%s subject=%s "
+                                        "request_id=%s",
+            (int)req->method.len, req->method.base, (int)(req->path.len > 512 ? 512 : req->path.len), req->path.base,
+            status, ms, c->client, c->subject ? c->subject : "-", c->request_id);
+}
+
+void ag_http_add_header(ag_http_ctx_t *c, const char *name, const char *value)
+{
+    /* h2o keeps the value pointer: copy it into the request's pool */
+    h2o_iovec_t v = h2o_strdup(&c->req->pool, value, strlen(value));
+    h2o_add_header_by_str(&c->req->pool, &c->req->res.headers, name, strlen(name), 0, NULL, v.base, v.len);
+}
+
 void ag_http_send_json(ag_http_ctx_t *c, int status, const char *body, size_t len)
 {
     h2o_req_t *req = c->req;
+    c->responded = 1;
     req->res.status = status;
     req->res.reason = reason(status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, c->request_id,
                           strlen(c->request_id));
+    if (c->cors_origin != NULL) {
+        ag_http_add_header(c, "access-control-allow-origin", c->cors_origin);
+        ag_http_add_header(c, "vary", "Origin");
+        ag_http_add_header(c, "access-control-expose-headers",
+                           "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset");
+    }
+    access_log(c, status);
     req->res.content_length = len;
     h2o_send_inline(req, body, len);
 }

@@ -15,10 +15,20 @@ typedef struct ag_http_ctx_s {
     ag_worker_t *w;
     h2o_req_t *req;
     const char *request_id;
-    int64_t id; /* the {id} path segment, when the route has one */
+    int64_t id;           /* the {id} path segment, when the route has one */
+    const char *route;    /* the matched route's pattern, e.g. "/api/v1/tasks/{id}" (for logs and metrics) */
+    const char *subject;  /* the token's sub, or "anonymous" */
+    const char *scopes;   /* the token's scopes ("admin" when authentication is off) */
+    char client[64];      /* peer address */
+    const char *cors_origin; /* the request's Origin when it is allowed, else NULL */
+    int64_t start_us;     /* monotonic, for the access log */
+    int responded;
 } ag_http_ctx_t;
 
-/* Sends body (JSON) with status. */
+int64_t ag_http_now_us(void);
+/* Adds a response header (copied into the request's pool). */
+void ag_http_add_header(ag_http_ctx_t *c, const char *name, const char *value);
+/* Sends body (JSON) with status, the request id, CORS headers when allowed, and writes the access log. */
 void ag_http_send_json(ag_http_ctx_t *c, int status, const char *body, size_t len);
 /* Sends {"error":{"code","message","details"},"request_id"}; details is JSON text or NULL. */
 void ag_http_send_error(ag_http_ctx_t *c, int status, const char *code, const char *message, const char *details);

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "../engine/log.h"
+#include "auth.h"
 #include "http.h"
+#include "ratelimit.h"
 
 #define AG_LOG_MODULE "http"
 
@@ -24,16 +26,19 @@ typedef struct route_s {
     const char *prefix; /* path up to {id}, or the whole path */
     const char *suffix; /* after {id}; NULL for routes without an id */
     void (*fn)(ag_http_ctx_t *c);
+    const char *scope;  /* the scope a token needs; NULL: public (no authentication) */
     int has_body;
+    const char *pattern; /* for logs and metrics */
 } route_t;
 
+/* The API. Every route here is in api/openapi.yaml (a test checks both ways). */
 static const route_t routes[] = {
-    {"GET", "/api/v1/health", NULL, ag_api_health, 0},
-    {"POST", "/api/v1/tasks", NULL, ag_api_tasks_create, 1},
-    {"GET", "/api/v1/tasks/", "", ag_api_tasks_get, 0},
-    {"POST", "/api/v1/tasks/", "/execute", ag_api_tasks_execute, 0},
-    {"POST", "/api/v1/tasks/", "/cancel", ag_api_tasks_cancel, 0},
-    {"GET", "/api/v1/tasks/", "/events", ag_api_tasks_events, 0},
+    {"GET", "/api/v1/health", NULL, ag_api_health, NULL, 0, "/api/v1/health"},
+    {"POST", "/api/v1/tasks", NULL, ag_api_tasks_create, "tasks:write", 1, "/api/v1/tasks"},
+    {"GET", "/api/v1/tasks/", "", ag_api_tasks_get, "tasks:read", 0, "/api/v1/tasks/{id}"},
+    {"POST", "/api/v1/tasks/", "/execute", ag_api_tasks_execute, "tasks:write", 0, "/api/v1/tasks/{id}/execute"},
+    {"POST", "/api/v1/tasks/", "/cancel", ag_api_tasks_cancel, "tasks:write", 0, "/api/v1/tasks/{id}/cancel"},
+    {"GET", "/api/v1/tasks/", "/events", ag_api_tasks_events, "tasks:read", 0, "/api/v1/tasks/{id}/events"},
 };
 
 /* Matches path against r; fills *id for routes with one. */
@@ -111,49 +116,193 @@ static void make_request_id(h2o_req_t *req, char *out)
     out[16] = '\0';
 }
 
+static void peer_address(h2o_req_t *req, char *out, size_t outsz)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = req->conn->callbacks->get_peername ? req->conn->callbacks->get_peername(req->conn, (void *)&ss) : 0;
+    snprintf(out, outsz, "-");
+    if (sl == 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)outsz);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)outsz);
+}
+
+/* ---- middleware ----------------------------------------------------------------------------------------------- */
+
+/* 2. CORS: the request's Origin, when configured (AGENCY_CORS_ORIGINS; "*" allows any). */
+static const char *allowed_origin(ag_engine_t *eng, h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+    if (i < 0 || eng->cfg.cors_origins[0] == '\0')
+        return NULL;
+    h2o_iovec_t o = req->headers.entries[i].value;
+    for (const char *p = eng->cfg.cors_origins; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        size_t l = (size_t)(t - p);
+        if ((l == 1 && *p == '*') || (l == o.len && strncasecmp(p, o.base, l) == 0))
+            return h2o_strdup(&req->pool, o.base, o.len).base;
+        p = e;
+    }
+    return NULL;
+}
+
+static void preflight(ag_http_ctx_t *c)
+{
+    h2o_req_t *req = c->req;
+    if (c->cors_origin == NULL) {
+        ag_http_send_error(c, 403, "cors_forbidden", "this origin is not allowed (AGENCY_CORS_ORIGINS)", NULL);
+        return;
+    }
+    ag_http_add_header(c, "access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
+    ag_http_add_header(c, "access-control-allow-headers", "Authorization, Content-Type, X-Request-Id, Last-Event-ID");
+    ag_http_add_header(c, "access-control-max-age", "600");
+    (void)req;
+    ag_http_send_json(c, 204, "", 0);
+}
+
+/* 3. JWT: fills subject and scopes, or answers 401/403 and returns -1. */
+static int authenticate(ag_http_ctx_t *c, const route_t *r)
+{
+    ag_engine_t *eng = c->w->eng;
+    if (eng->cfg.jwt_secret[0] == '\0') { /* authentication off: only possible on loopback */
+        c->subject = "anonymous";
+        c->scopes = "admin";
+        return 0;
+    }
+    h2o_req_t *req = c->req;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    h2o_iovec_t v = i >= 0 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0);
+    if (i < 0 || v.len < 8 || strncasecmp(v.base, "Bearer ", 7) != 0) {
+        ag_http_add_header(c, "www-authenticate", "Bearer");
+        ag_http_send_error(c, 401, "unauthorized", "send Authorization: Bearer <token>", NULL);
+        return -1;
+    }
+    ag_principal_t *p = h2o_mem_alloc_pool(&req->pool, sizeof(*p));
+    char why[128];
+    if (ag_auth_verify(&eng->cfg, v.base + 7, v.len - 7, ag_now_ms() / 1000, p, why, sizeof(why)) != 0) {
+        AG_LOG(AG_LOG_INFO, "token refused request_id=%s reason=%s", c->request_id, why);
+        ag_http_add_header(c, "www-authenticate", "Bearer error=\"invalid_token\"");
+        ag_http_send_error(c, 401, "unauthorized", "the token is invalid or expired", NULL);
+        return -1;
+    }
+    c->subject = p->sub;
+    c->scopes = p->scope;
+    if (r->scope != NULL && !ag_auth_has_scope(p->scope, r->scope)) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "this route needs the scope %s", r->scope);
+        ag_http_add_header(c, "www-authenticate", "Bearer error=\"insufficient_scope\"");
+        ag_http_send_error(c, 403, "forbidden", msg, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* 4. Rate limit per subject (or client address); answers 429 and returns -1 when over. */
+static int rate_limit(ag_http_ctx_t *c)
+{
+    ag_engine_t *eng = c->w->eng;
+    if (eng->cfg.rate_limit <= 0)
+        return 0;
+    char key[200];
+    if (c->subject != NULL && strcmp(c->subject, "anonymous") != 0)
+        snprintf(key, sizeof(key), "sub:%s", c->subject);
+    else
+        snprintf(key, sizeof(key), "ip:%s", c->client);
+    ag_rate_result_t rr;
+    ag_rate_take(key, eng->cfg.rate_limit, eng->cfg.rate_burst, ag_mono_ms(), &rr);
+    char num[32];
+    snprintf(num, sizeof(num), "%d", rr.limit);
+    ag_http_add_header(c, "ratelimit-limit", num);
+    snprintf(num, sizeof(num), "%d", rr.remaining);
+    ag_http_add_header(c, "ratelimit-remaining", num);
+    snprintf(num, sizeof(num), "%d", rr.reset_s);
+    ag_http_add_header(c, "ratelimit-reset", num);
+    if (rr.allowed)
+        return 0;
+    snprintf(num, sizeof(num), "%d", rr.retry_after_s);
+    ag_http_add_header(c, "retry-after", num);
+    ag_http_send_error(c, 429, "rate_limited", "too many requests; retry after the time in Retry-After", NULL);
+    return -1;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     ag_worker_t *w = ag_container_of(req->conn->ctx, ag_worker_t, h2o_ctx);
+    /* 1. request id, and what the access log needs */
+    ag_http_ctx_t *c = h2o_mem_alloc_pool(&req->pool, sizeof(*c));
+    memset(c, 0, sizeof(*c));
+    c->w = w;
+    c->req = req;
+    c->start_us = ag_http_now_us();
     char *rid = h2o_mem_alloc_pool(&req->pool, 65);
     make_request_id(req, rid);
-    ag_http_ctx_t *c = h2o_mem_alloc_pool(&req->pool, sizeof(*c));
-    *c = (ag_http_ctx_t){.w = w, .req = req, .request_id = rid};
+    c->request_id = rid;
+    peer_address(req, c->client, sizeof(c->client));
+    /* 2. CORS */
+    c->cors_origin = allowed_origin(w->eng, req);
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS")) &&
+        h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1) >= 0) {
+        preflight(c);
+        return 0;
+    }
 
     const char *path = req->path_normalized.base;
     size_t len = req->path_normalized.len;
     while (len > 1 && path[len - 1] == '/')
         len--;
     int path_known = 0;
+    const route_t *r = NULL;
+    int bad_id = 0;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        const route_t *r = &routes[i];
-        int bad_id = 0;
-        if (!match(r, path, len, &c->id, &bad_id))
+        int bad = 0;
+        int64_t id = 0;
+        if (!match(&routes[i], path, len, &id, &bad))
             continue;
         path_known = 1;
-        if (!h2o_memis(req->method.base, req->method.len, r->method, strlen(r->method)))
+        if (!h2o_memis(req->method.base, req->method.len, routes[i].method, strlen(routes[i].method)))
             continue;
-        if (bad_id) {
-            ag_http_send_error(c, 404, "not_found", "no such task: ids are positive integers", NULL);
-            return 0;
-        }
-        if ((int64_t)req->entity.len > w->eng->cfg.max_body) {
-            ag_http_send_error(c, 413, "payload_too_large", "the body is larger than the limit (AGENCY_MAX_BODY)",
-                               NULL);
-            return 0;
-        }
-        if (r->has_body && req->entity.base != NULL && req->entity.len > 0 && header_is_json(req) == 0) {
-            ag_http_send_error(c, 415, "unsupported_media_type", "send the body as Content-Type: application/json",
-                               NULL);
-            return 0;
-        }
-        r->fn(c);
+        r = &routes[i];
+        c->id = id;
+        bad_id = bad;
+        break;
+    }
+    if (r == NULL) {
+        if (path_known)
+            ag_http_send_error(c, 405, "method_not_allowed", "this route does not accept that method", NULL);
+        else
+            ag_http_send_error(c, 404, "not_found", "no such route", NULL);
         return 0;
     }
-    if (path_known)
-        ag_http_send_error(c, 405, "method_not_allowed", "this route does not accept that method", NULL);
-    else
-        ag_http_send_error(c, 404, "not_found", "no such route", NULL);
+    c->route = r->pattern;
+    /* 3. authentication (public routes skip it), 4. rate limit */
+    if (r->scope != NULL && authenticate(c, r) != 0)
+        return 0;
+    if (rate_limit(c) != 0)
+        return 0;
+    /* 5. request checks; the handlers answer every error in the JSON shape themselves */
+    if (bad_id) {
+        ag_http_send_error(c, 404, "not_found", "no such resource: ids are positive integers", NULL);
+        return 0;
+    }
+    if ((int64_t)req->entity.len > w->eng->cfg.max_body) {
+        ag_http_send_error(c, 413, "payload_too_large", "the body is larger than the limit (AGENCY_MAX_BODY)", NULL);
+        return 0;
+    }
+    if (r->has_body && req->entity.base != NULL && req->entity.len > 0 && header_is_json(req) == 0) {
+        ag_http_send_error(c, 415, "unsupported_media_type", "send the body as Content-Type: application/json", NULL);
+        return 0;
+    }
+    r->fn(c);
     return 0;
 }
 
@@ -162,6 +311,8 @@ void ag_http_global_init(ag_engine_t *eng)
     h2o_config_init(&eng->h2o_globalconf);
     /* Bodies between our limit and 4x it get our JSON 413; h2o refuses anything larger itself. */
     eng->h2o_globalconf.max_request_entity_size = (size_t)eng->cfg.max_body * 4;
+    /* header and request timeouts: a client must send a whole request within this time */
+    eng->h2o_globalconf.http1.req_timeout = (uint64_t)eng->cfg.request_timeout_ms;
     h2o_hostconf_t *host = h2o_config_register_host(&eng->h2o_globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(pc, sizeof(*h));

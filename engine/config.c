@@ -106,6 +106,23 @@ static int copy_str(const source_t *src, const char *key, char *dst, size_t dsts
     return 0;
 }
 
+/* Like copy_str, but an empty value is allowed (it clears the default). */
+static int copy_opt(const source_t *src, const char *key, char *dst, size_t dstsz, ag_err_t *err)
+{
+    const char *v = lookup(src, key);
+    if (v == NULL)
+        return 0;
+    if (strlen(v) >= dstsz)
+        return ag_err_set(err, AG_ECONFIG, "%s: must be under %zu bytes", key, dstsz);
+    strcpy(dst, v);
+    return 0;
+}
+
+int ag_config_is_loopback(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
 static int parse_listen(const char *v, ag_config_t *cfg, ag_err_t *err)
 {
     const char *colon = strrchr(v, ':');
@@ -145,6 +162,10 @@ int ag_config_load(ag_config_t *cfg, const char *path, ag_err_t *err)
     cfg->max_body = 1 << 20;
     cfg->cpu_budget = 50000000;
     cfg->memory_limit = 64 << 20;
+    cfg->jwt_leeway_s = 30;
+    cfg->rate_limit = 100;
+    cfg->rate_burst = 200;
+    cfg->request_timeout_ms = 10000;
 
     source_t src = {NULL, 0};
     int rc = 0;
@@ -188,6 +209,37 @@ int ag_config_load(ag_config_t *cfg, const char *path, ag_err_t *err)
         (rc = parse_int(&src, "AGENCY_LUA_CPU_BUDGET", 1000, INT64_MAX / 2, &cfg->cpu_budget, err)) != 0 ||
         (rc = parse_int(&src, "AGENCY_LUA_MEMORY_LIMIT", 1 << 20, (int64_t)1 << 40, &cfg->memory_limit, err)) != 0)
         goto done;
+    if ((rc = copy_opt(&src, "AGENCY_JWT_SECRET", cfg->jwt_secret, sizeof(cfg->jwt_secret), err)) != 0 ||
+        (rc = copy_opt(&src, "AGENCY_JWT_ISSUER", cfg->jwt_issuer, sizeof(cfg->jwt_issuer), err)) != 0 ||
+        (rc = copy_opt(&src, "AGENCY_JWT_AUDIENCE", cfg->jwt_audience, sizeof(cfg->jwt_audience), err)) != 0 ||
+        (rc = copy_opt(&src, "AGENCY_CORS_ORIGINS", cfg->cors_origins, sizeof(cfg->cors_origins), err)) != 0)
+        goto done;
+    if (cfg->jwt_secret[0] != '\0' && strlen(cfg->jwt_secret) < 16) {
+        rc = ag_err_set(err, AG_ECONFIG, "AGENCY_JWT_SECRET: must be at least 16 bytes (32 or more recommended)");
+        goto done;
+    }
+    n = cfg->jwt_leeway_s;
+    if ((rc = parse_int(&src, "AGENCY_JWT_LEEWAY", 0, 3600, &n, err)) != 0)
+        goto done;
+    cfg->jwt_leeway_s = (int)n;
+    n = cfg->rate_burst;
+    if ((rc = parse_int(&src, "AGENCY_RATE_BURST", 1, 1000000, &n, err)) != 0)
+        goto done;
+    cfg->rate_burst = (int)n;
+    n = cfg->request_timeout_ms / 1000;
+    if ((rc = parse_int(&src, "AGENCY_REQUEST_TIMEOUT", 1, 3600, &n, err)) != 0)
+        goto done;
+    cfg->request_timeout_ms = (int)n * 1000;
+    if ((v = lookup(&src, "AGENCY_RATE_LIMIT")) != NULL && *v != '\0') {
+        char *end;
+        double d = strtod(v, &end);
+        if (*end != '\0' || !(d >= 0 && d <= 1e7)) {
+            rc = ag_err_set(err, AG_ECONFIG, "AGENCY_RATE_LIMIT: expected requests per second from 0 (off) to "
+                                             "10000000, got \"%s\"", v);
+            goto done;
+        }
+        cfg->rate_limit = d;
+    }
     if ((v = lookup(&src, "AGENCY_LOG_LEVEL")) != NULL && ag_log_parse_level(v, &cfg->log_level) != 0) {
         rc = ag_err_set(err, AG_ECONFIG, "AGENCY_LOG_LEVEL: expected debug, info, warn or error, got \"%s\"", v);
         goto done;
@@ -236,4 +288,12 @@ void ag_config_print(const ag_config_t *cfg, FILE *out)
     fprintf(out, "AGENCY_MAX_BODY=%lld\n", (long long)cfg->max_body);
     fprintf(out, "AGENCY_LUA_CPU_BUDGET=%lld\n", (long long)cfg->cpu_budget);
     fprintf(out, "AGENCY_LUA_MEMORY_LIMIT=%lld\n", (long long)cfg->memory_limit);
+    fprintf(out, "AGENCY_JWT_SECRET=%s\n", cfg->jwt_secret[0] ? "****" : "");
+    fprintf(out, "AGENCY_JWT_ISSUER=%s\n", cfg->jwt_issuer);
+    fprintf(out, "AGENCY_JWT_AUDIENCE=%s\n", cfg->jwt_audience);
+    fprintf(out, "AGENCY_JWT_LEEWAY=%d\n", cfg->jwt_leeway_s);
+    fprintf(out, "AGENCY_CORS_ORIGINS=%s\n", cfg->cors_origins);
+    fprintf(out, "AGENCY_RATE_LIMIT=%g\n", cfg->rate_limit);
+    fprintf(out, "AGENCY_RATE_BURST=%d\n", cfg->rate_burst);
+    fprintf(out, "AGENCY_REQUEST_TIMEOUT=%d\n", cfg->request_timeout_ms / 1000);
 }

@@ -26,8 +26,20 @@ typedef struct ag_config_s {
     int64_t max_body;      /* AGENCY_MAX_BODY: request body limit in bytes */
     int64_t cpu_budget;    /* AGENCY_LUA_CPU_BUDGET: default Lua instructions per run */
     int64_t memory_limit;  /* AGENCY_LUA_MEMORY_LIMIT: default bytes a run may hold */
+    /* HTTP middleware (api/) */
+    char jwt_secret[512];   /* AGENCY_JWT_SECRET: HS256 key; empty = authentication off (loopback only) */
+    char jwt_issuer[256];   /* AGENCY_JWT_ISSUER: required iss when set */
+    char jwt_audience[256]; /* AGENCY_JWT_AUDIENCE: required aud when set */
+    int jwt_leeway_s;       /* AGENCY_JWT_LEEWAY: clock skew allowed on exp/nbf */
+    char cors_origins[1024]; /* AGENCY_CORS_ORIGINS: comma-separated origins allowed; empty = none */
+    double rate_limit;      /* AGENCY_RATE_LIMIT: requests per second per subject or client; 0 = off */
+    int rate_burst;         /* AGENCY_RATE_BURST */
+    int request_timeout_ms; /* AGENCY_REQUEST_TIMEOUT: seconds to receive a request's headers and body */
     char config_file[1024];
 } ag_config_t;
+
+/* 1 when host is a loopback address or name. */
+int ag_config_is_loopback(const char *host);
 
 /* Fills cfg with defaults, then the file (path may be NULL: AGENCY_CONFIG), then the environment. */
 int ag_config_load(ag_config_t *cfg, const char *path, ag_err_t *err);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../api/auth.h"
 #include "engine.h"
 #include "log.h"
 
@@ -18,6 +19,9 @@ static const char usage[] =
     "                               or one file; prints file:line for each error, exits 1 if any\n"
     "  run DOMAIN/AGENT --input F   run one agent once on the JSON input in file F (- for stdin), print the result\n"
     "  config                       print the effective configuration (secrets masked)\n"
+    "  token --sub NAME --scope S [--ttl 1h]\n"
+    "                               mint a JWT with AGENCY_JWT_SECRET (scopes: agents:read agents:write\n"
+    "                               tasks:read tasks:write admin; ttl like 3600, 90s, 15m, 1h, 7d)\n"
     "  --help, -h                   this help\n"
     "  --version                    the version\n"
     "\n"
@@ -26,6 +30,8 @@ static const char usage[] =
     "  AGENCY_THREADS=<cores>  AGENCY_LOG_LEVEL=info  AGENCY_LOG_FORMAT=json|text  AGENCY_LEASE_SECONDS=30\n"
     "  AGENCY_CLAIM_BATCH=64  AGENCY_WORKER_CONCURRENCY=1024  AGENCY_MAX_BODY=1048576\n"
     "  AGENCY_LUA_CPU_BUDGET=50000000  AGENCY_LUA_MEMORY_LIMIT=67108864\n"
+    "  AGENCY_JWT_SECRET=  AGENCY_JWT_ISSUER=  AGENCY_JWT_AUDIENCE=  AGENCY_JWT_LEEWAY=30\n"
+    "  AGENCY_CORS_ORIGINS=  AGENCY_RATE_LIMIT=100  AGENCY_RATE_BURST=200  AGENCY_REQUEST_TIMEOUT=10\n"
     "docs: README.md, docs/api.md, docs/scripting.md, docs/operations.md\n";
 
 static int load_config(ag_config_t *cfg, const char *file)
@@ -47,6 +53,14 @@ static int cmd_serve(const ag_config_t *cfg)
      * CPU time of task creation). Keep up to 32 MiB of freed heap instead. */
     mallopt(M_TRIM_THRESHOLD, 32 << 20);
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    if (cfg->jwt_secret[0] == '\0' && !ag_config_is_loopback(cfg->listen_host)) {
+        fprintf(stderr, "agency: AGENCY_JWT_SECRET is not set, so the API has no authentication; refusing to listen "
+                        "on %s (only loopback addresses are allowed without a secret)\n",
+                cfg->listen_host);
+        return 1;
+    }
+    if (cfg->jwt_secret[0] == '\0')
+        AG_LOG(AG_LOG_WARN, "authentication is off (AGENCY_JWT_SECRET is not set); listening on loopback only");
     ag_engine_t *eng = ag_xcalloc(1, sizeof(*eng));
     ag_err_t err;
     int rc = ag_engine_init(eng, cfg, &err);
@@ -59,6 +73,36 @@ static int cmd_serve(const ag_config_t *cfg)
     }
     ag_engine_destroy(eng);
     free(eng);
+    return 0;
+}
+
+static int cmd_token(const ag_config_t *cfg, int argc, char **argv)
+{
+    const char *sub = NULL, *scope = NULL, *ttl = "1h";
+    for (int k = 0; k + 1 < argc; k += 2) {
+        if (strcmp(argv[k], "--sub") == 0)
+            sub = argv[k + 1];
+        else if (strcmp(argv[k], "--scope") == 0)
+            scope = argv[k + 1];
+        else if (strcmp(argv[k], "--ttl") == 0)
+            ttl = argv[k + 1];
+        else {
+            fprintf(stderr, "agency token: unknown option %s\n", argv[k]);
+            return 2;
+        }
+    }
+    int64_t ttl_s;
+    if (sub == NULL || scope == NULL || ag_auth_parse_ttl(ttl, &ttl_s) != 0) {
+        fprintf(stderr, "usage: agency token --sub NAME --scope \"tasks:read tasks:write\" [--ttl 1h]\n");
+        return 2;
+    }
+    if (cfg->jwt_secret[0] == '\0') {
+        fprintf(stderr, "agency token: AGENCY_JWT_SECRET is not set\n");
+        return 2;
+    }
+    char *tok = ag_auth_mint(cfg, sub, scope, ag_now_ms() / 1000, ttl_s);
+    printf("%s\n", tok);
+    free(tok);
     return 0;
 }
 
@@ -198,6 +242,8 @@ int main(int argc, char **argv)
         ag_config_print(&cfg, stdout);
         return 0;
     }
+    if (strcmp(cmd, "token") == 0)
+        return cmd_token(&cfg, argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "run") == 0) {
         const char *target = i + 1 < argc ? argv[i + 1] : NULL, *input = NULL;
         for (int k = i + 2; k + 1 < argc; k++)

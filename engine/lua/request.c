@@ -5,86 +5,8 @@
 #include <string.h>
 
 #include "../buf.h"
+#include "../json_scan.h"
 #include "runtime_int.h"
-
-/* ---- locating "input" in the body, to store it exactly as sent ----------------------------------------------
- * The body has been validated by cjson already, so these scanners may assume well-formed JSON. Keeping
- * the client's own text keeps what a decode/encode round trip would lose ([] vs {}, number spelling). */
-
-static size_t skip_ws(const char *s, size_t i, size_t n)
-{
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
-        i++;
-    return i;
-}
-
-static size_t skip_string(const char *s, size_t i, size_t n) /* s[i] == '"' */
-{
-    for (i++; i < n; i++) {
-        if (s[i] == '\\')
-            i++;
-        else if (s[i] == '"')
-            return i + 1;
-    }
-    return n;
-}
-
-static size_t skip_value(const char *s, size_t i, size_t n)
-{
-    if (i >= n)
-        return n;
-    if (s[i] == '"')
-        return skip_string(s, i, n);
-    if (s[i] == '{' || s[i] == '[') {
-        int depth = 0;
-        for (; i < n; i++) {
-            if (s[i] == '"') {
-                i = skip_string(s, i, n) - 1;
-            } else if (s[i] == '{' || s[i] == '[') {
-                depth++;
-            } else if (s[i] == '}' || s[i] == ']') {
-                if (--depth == 0)
-                    return i + 1;
-            }
-        }
-        return n;
-    }
-    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
-           s[i] != '\n')
-        i++;
-    return i;
-}
-
-/* The span of the last top-level member named key (written without escapes) of the object in s. */
-static int member_span(const char *s, size_t n, const char *key, size_t *start, size_t *len)
-{
-    size_t kl = strlen(key), i = skip_ws(s, 0, n);
-    int found = 0;
-    if (i >= n || s[i] != '{')
-        return 0;
-    i++;
-    for (;;) {
-        i = skip_ws(s, i, n);
-        if (i >= n || s[i] != '"')
-            return found;
-        size_t k0 = i + 1, k1 = skip_string(s, i, n);
-        int match = k1 - 1 - k0 == kl && memcmp(s + k0, key, kl) == 0;
-        i = skip_ws(s, k1, n);
-        if (i >= n || s[i] != ':')
-            return found;
-        i = skip_ws(s, i + 1, n);
-        size_t v1 = skip_value(s, i, n);
-        if (match) {
-            *start = i;
-            *len = v1 - i;
-            found = 1;
-        }
-        i = skip_ws(s, v1, n);
-        if (i >= n || s[i] != ',')
-            return found;
-        i++;
-    }
-}
 
 static int user_error(lua_State *L, ag_create_req_t *r, int status, const char *code, const char *fmt,
                       const char *arg)
@@ -220,7 +142,8 @@ static int l_parse(lua_State *L)
         }
     }
     size_t vs = 0, vl = 0;
-    if (member_span(body, blen, "input", &vs, &vl) && vl > 0 && body[vs] == '{') {
+    /* Stored exactly as sent: a decode/encode round trip would lose [] vs {} and number spellings. */
+    if (ag_json_member(body, blen, "input", &vs, &vl) && vl > 0 && body[vs] == '{') {
         r->input = ag_xstrndup(body + vs, vl);
         lua_settop(L, 0);
         return 0;

@@ -56,6 +56,10 @@ static int b64url_decode(const char *in, size_t n, unsigned char *out, size_t *o
             out[o++] = (unsigned char)(acc >> bits);
         }
     }
+    /* the unused low bits of the last character must be zero: one encoding per value, so a signature
+     * cannot be varied in its last character and still verify */
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+        return -1;
     *outlen = o;
     return 0;
 }
@@ -133,7 +137,7 @@ int ag_auth_verify(const ag_config_t *cfg, const char *token, size_t len, int64_
         goto done;
     }
     if (cfg->jwt_issuer[0]) {
-        char iss[256];
+        char iss[sizeof(cfg->jwt_issuer) + 2]; /* longer than any configured value: a truncated claim cannot match */
         if (claim_str(js, pn, "iss", iss, sizeof(iss)) != 1 || strcmp(iss, cfg->jwt_issuer) != 0) {
             rc = WHY("wrong issuer");
             goto done;
@@ -143,7 +147,7 @@ int ag_auth_verify(const ag_config_t *cfg, const char *token, size_t len, int64_
         size_t s, l;
         int ok = 0;
         if (ag_json_member(js, pn, "aud", &s, &l)) {
-            char a[256];
+            char a[sizeof(cfg->jwt_audience) + 2]; /* as for iss */
             if (js[s] == '[') {
                 size_t pos = 0, es, el;
                 while (!ok && ag_json_array_next(js + s, l, &pos, &es, &el))

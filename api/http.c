@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "../engine/log.h"
+#include "../engine/metrics.h"
 
 #define AG_LOG_MODULE "access"
 
@@ -51,6 +52,28 @@ static void access_log(ag_http_ctx_t *c, int status)
             status, ms, c->client, c->subject ? c->subject : "-", c->request_id);
 }
 
+/* HTTP requests and latency per route, method and status (the matched pattern, not the raw path). */
+static void record_metrics(ag_http_ctx_t *c, int status)
+{
+    h2o_req_t *req = c->req;
+    static const char *known[] = {"GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH", NULL};
+    const char *method = "other"; /* clients choose methods: keep the label set bounded */
+    for (const char **k = known; *k; k++)
+        if (h2o_memis(req->method.base, req->method.len, *k, strlen(*k)))
+            method = *k;
+    ag_buf_t l;
+    ag_buf_init(&l);
+    ag_metrics_label(&l, "route", c->route ? c->route : "unmatched");
+    ag_metrics_label(&l, "method", method);
+    ag_series_observe(ag_series("agency_http_request_duration_seconds", l.data),
+                      (double)(ag_http_now_us() - c->start_us) / 1e6);
+    char st[8];
+    snprintf(st, sizeof(st), "%d", status);
+    ag_metrics_label(&l, "status", st);
+    ag_series_add(ag_series("agency_http_requests_total", l.data), 1);
+    ag_buf_free(&l);
+}
+
 void ag_http_add_header(ag_http_ctx_t *c, const char *name, const char *value)
 {
     /* h2o keeps the value pointer: copy it into the request's pool */
@@ -60,11 +83,16 @@ void ag_http_add_header(ag_http_ctx_t *c, const char *name, const char *value)
 
 void ag_http_send_json(ag_http_ctx_t *c, int status, const char *body, size_t len)
 {
+    ag_http_send(c, status, "application/json", body, len);
+}
+
+void ag_http_send(ag_http_ctx_t *c, int status, const char *content_type, const char *body, size_t len)
+{
     h2o_req_t *req = c->req;
     c->responded = 1;
     req->res.status = status;
     req->res.reason = reason(status);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, c->request_id,
                           strlen(c->request_id));
     if (c->cors_origin != NULL) {
@@ -74,6 +102,7 @@ void ag_http_send_json(ag_http_ctx_t *c, int status, const char *body, size_t le
                            "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset");
     }
     access_log(c, status);
+    record_metrics(c, status);
     req->res.content_length = len;
     h2o_send_inline(req, body, len);
 }
@@ -116,6 +145,51 @@ int ag_http_query_num(h2o_req_t *req, const char *name, double lo, double hi, do
             if (*e != '\0' || !(d >= lo && d <= hi))
                 return -1;
             *out = d;
+            return 1;
+        }
+        q = stop + 1;
+    }
+    return 0;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+int ag_http_query_str(h2o_req_t *req, const char *name, char *buf, size_t bufsz)
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t nl = strlen(name);
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - q) > nl && memcmp(q, name, nl) == 0 && q[nl] == '=') {
+            size_t o = 0;
+            for (const char *p = q + nl + 1; p < stop; p++) {
+                int ch = (unsigned char)*p;
+                if (ch == '+') {
+                    ch = ' ';
+                } else if (ch == '%') {
+                    int hi = p + 2 < stop ? hexval(p[1]) : -1, lo = hi >= 0 ? hexval(p[2]) : -1;
+                    if (lo < 0)
+                        return -1; /* a truncated or non-hex escape */
+                    ch = hi << 4 | lo;
+                    p += 2;
+                }
+                if (ch < 0x20 || ch == 0x7f || o + 1 >= bufsz)
+                    return -1; /* control characters (%00 included) or too long */
+                buf[o++] = (char)ch;
+            }
+            buf[o] = '\0';
             return 1;
         }
         q = stop + 1;

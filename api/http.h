@@ -30,10 +30,16 @@ int64_t ag_http_now_us(void);
 void ag_http_add_header(ag_http_ctx_t *c, const char *name, const char *value);
 /* Sends body (JSON) with status, the request id, CORS headers when allowed, and writes the access log. */
 void ag_http_send_json(ag_http_ctx_t *c, int status, const char *body, size_t len);
+/* The same with another Content-Type (a static string: h2o keeps the pointer). */
+void ag_http_send(ag_http_ctx_t *c, int status, const char *content_type, const char *body, size_t len);
 /* Sends {"error":{"code","message","details"},"request_id"}; details is JSON text or NULL. */
 void ag_http_send_error(ag_http_ctx_t *c, int status, const char *code, const char *message, const char *details);
 /* Parses query parameter name as a number in [lo, hi]: 1 found, 0 absent, -1 malformed or out of range. */
 int ag_http_query_num(h2o_req_t *req, const char *name, double lo, double hi, double *out);
+/* Copies query parameter name, URL-decoded (%XX and '+'), NUL-terminated into buf: 1 found (the first
+ * occurrence; the value may be empty), 0 absent, -1 malformed (a bad %-escape, a control character, or a
+ * value that does not fit bufsz). */
+int ag_http_query_str(h2o_req_t *req, const char *name, char *buf, size_t bufsz);
 
 /* Resources (api/tasks.c, api/health.c). */
 void ag_api_tasks_create(ag_http_ctx_t *c);
@@ -42,5 +48,17 @@ void ag_api_tasks_execute(ag_http_ctx_t *c);
 void ag_api_tasks_cancel(ag_http_ctx_t *c);
 void ag_api_tasks_events(ag_http_ctx_t *c);
 void ag_api_health(ag_http_ctx_t *c);
+void ag_api_metrics(ag_http_ctx_t *c);
+void ag_api_tasks_list(ag_http_ctx_t *c);  /* GET /api/v1/tasks */
+void ag_api_tasks_retry(ag_http_ctx_t *c); /* POST /api/v1/tasks/{id}/retry */
+void ag_api_scripts_list(ag_http_ctx_t *c);   /* GET /api/v1/scripts (api/scripts.c) */
+void ag_api_scripts_reload(ag_http_ctx_t *c); /* POST /api/v1/scripts/reload */
+void ag_api_openapi(ag_http_ctx_t *c); /* api/openapi.c */
+/* /api/v1/agents (api/agents.c) */
+void ag_api_agents_list(ag_http_ctx_t *c);
+void ag_api_agents_create(ag_http_ctx_t *c);
+void ag_api_agents_get(ag_http_ctx_t *c);
+void ag_api_agents_replace(ag_http_ctx_t *c);
+void ag_api_agents_delete(ag_http_ctx_t *c);
 
 #endif

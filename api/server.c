@@ -34,11 +34,22 @@ typedef struct route_s {
 /* The API. Every route here is in api/openapi.yaml (a test checks both ways). */
 static const route_t routes[] = {
     {"GET", "/api/v1/health", NULL, ag_api_health, NULL, 0, "/api/v1/health"},
+    {"GET", "/metrics", NULL, ag_api_metrics, NULL, 0, "/metrics"},
+    {"GET", "/api/v1/openapi.yaml", NULL, ag_api_openapi, NULL, 0, "/api/v1/openapi.yaml"},
     {"POST", "/api/v1/tasks", NULL, ag_api_tasks_create, "tasks:write", 1, "/api/v1/tasks"},
     {"GET", "/api/v1/tasks/", "", ag_api_tasks_get, "tasks:read", 0, "/api/v1/tasks/{id}"},
     {"POST", "/api/v1/tasks/", "/execute", ag_api_tasks_execute, "tasks:write", 0, "/api/v1/tasks/{id}/execute"},
     {"POST", "/api/v1/tasks/", "/cancel", ag_api_tasks_cancel, "tasks:write", 0, "/api/v1/tasks/{id}/cancel"},
     {"GET", "/api/v1/tasks/", "/events", ag_api_tasks_events, "tasks:read", 0, "/api/v1/tasks/{id}/events"},
+    {"GET", "/api/v1/tasks", NULL, ag_api_tasks_list, "tasks:read", 0, "/api/v1/tasks"},
+    {"POST", "/api/v1/tasks/", "/retry", ag_api_tasks_retry, "tasks:write", 0, "/api/v1/tasks/{id}/retry"},
+    {"GET", "/api/v1/scripts", NULL, ag_api_scripts_list, "agents:read", 0, "/api/v1/scripts"},
+    {"POST", "/api/v1/scripts/reload", NULL, ag_api_scripts_reload, "admin", 0, "/api/v1/scripts/reload"},
+    {"GET", "/api/v1/agents", NULL, ag_api_agents_list, "agents:read", 0, "/api/v1/agents"},
+    {"POST", "/api/v1/agents", NULL, ag_api_agents_create, "agents:write", 1, "/api/v1/agents"},
+    {"GET", "/api/v1/agents/", "", ag_api_agents_get, "agents:read", 0, "/api/v1/agents/{id}"},
+    {"PUT", "/api/v1/agents/", "", ag_api_agents_replace, "agents:write", 1, "/api/v1/agents/{id}"},
+    {"DELETE", "/api/v1/agents/", "", ag_api_agents_delete, "agents:write", 0, "/api/v1/agents/{id}"},
 };
 
 /* Matches path against r; fills *id for routes with one. */
@@ -169,7 +180,11 @@ static void preflight(ag_http_ctx_t *c)
     ag_http_send_json(c, 204, "", 0);
 }
 
-/* 3. JWT: fills subject and scopes, or answers 401/403 and returns -1. */
+static int rate_limit(ag_http_ctx_t *c);
+
+/* 3. JWT: fills subject and scopes, or answers 401/403 and returns -1. A request without a valid token
+ * has no subject: it takes from its client address's bucket first (429 when over), so failed
+ * authentication cannot be repeated without limit. */
 static int authenticate(ag_http_ctx_t *c, const route_t *r)
 {
     ag_engine_t *eng = c->w->eng;
@@ -182,6 +197,8 @@ static int authenticate(ag_http_ctx_t *c, const route_t *r)
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     h2o_iovec_t v = i >= 0 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0);
     if (i < 0 || v.len < 8 || strncasecmp(v.base, "Bearer ", 7) != 0) {
+        if (rate_limit(c) != 0)
+            return -1;
         ag_http_add_header(c, "www-authenticate", "Bearer");
         ag_http_send_error(c, 401, "unauthorized", "send Authorization: Bearer <token>", NULL);
         return -1;
@@ -190,6 +207,8 @@ static int authenticate(ag_http_ctx_t *c, const route_t *r)
     char why[128];
     if (ag_auth_verify(&eng->cfg, v.base + 7, v.len - 7, ag_now_ms() / 1000, p, why, sizeof(why)) != 0) {
         AG_LOG(AG_LOG_INFO, "token refused request_id=%s reason=%s", c->request_id, why);
+        if (rate_limit(c) != 0)
+            return -1;
         ag_http_add_header(c, "www-authenticate", "Bearer error=\"invalid_token\"");
         ag_http_send_error(c, 401, "unauthorized", "the token is invalid or expired", NULL);
         return -1;
@@ -306,6 +325,55 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* h2o answers a few errors itself, before any handler runs; the one a well-formed request reaches is a
+ * body over h2o's cap (4x AGENCY_MAX_BODY). Those answers go through the host's fallback path, where
+ * this filter swaps h2o's text body for the JSON error shape, with a request id. */
+typedef struct json_error_ostream_s {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+} json_error_ostream_t;
+
+static void on_json_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+                               h2o_send_state_t state)
+{
+    json_error_ostream_t *o = (json_error_ostream_t *)self;
+    (void)bufs, (void)bufcnt;
+    h2o_iovec_t b = o->body;
+    o->body = h2o_iovec_init(NULL, 0);
+    h2o_ostream_send_next(&o->super, req, &b, b.len != 0, state);
+}
+
+static void on_setup_json_error(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    (void)self;
+    if (req->res.status >= 400) {
+        char rid[65];
+        make_request_id(req, rid);
+        int st = req->res.status;
+        ag_buf_t b;
+        ag_buf_init(&b);
+        ag_buf_puts(&b, "{\"error\":{\"code\":");
+        ag_buf_json_strz(&b, st == 413 ? "payload_too_large" : st == 400 ? "bad_request" : "http_error");
+        ag_buf_puts(&b, ",\"message\":");
+        ag_buf_json_strz(&b, st == 413 ? "the body is larger than the limit (AGENCY_MAX_BODY)"
+                                       : req->res.reason ? req->res.reason : "error");
+        ag_buf_puts(&b, ",\"details\":[]},\"request_id\":");
+        ag_buf_json_strz(&b, rid);
+        ag_buf_putc(&b, '}');
+        h2o_iovec_t body = h2o_strdup(&req->pool, b.data, b.len);
+        ag_buf_free(&b);
+        h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json"), 1);
+        h2o_iovec_t r = h2o_strdup(&req->pool, rid, strlen(rid));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r.base, r.len);
+        req->res.content_length = body.len;
+        json_error_ostream_t *o = (json_error_ostream_t *)h2o_add_ostream(req, sizeof(*o), slot);
+        o->super.do_send = on_json_error_send;
+        o->body = body;
+        slot = &o->super.next;
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
 void ag_http_global_init(ag_engine_t *eng)
 {
     h2o_config_init(&eng->h2o_globalconf);
@@ -317,6 +385,8 @@ void ag_http_global_init(ag_engine_t *eng)
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(pc, sizeof(*h));
     h->on_req = on_req;
+    h2o_filter_t *f = h2o_create_filter(&host->fallback_path, sizeof(*f));
+    f->on_setup_ostream = on_setup_json_error;
 }
 
 static void on_accept(uv_stream_t *listener, int status)

@@ -41,6 +41,8 @@ static void task_json(ag_buf_t *b, const ag_task_t *t)
     ag_buf_json_time(b, t->started_at);
     ag_buf_puts(b, ",\"finished_at\":");
     ag_buf_json_time(b, t->finished_at);
+    ag_buf_puts(b, ",\"workflow_id\":");
+    ag_buf_json_strz(b, t->workflow_id);
     ag_buf_putc(b, '}');
 }
 
@@ -329,4 +331,187 @@ void ag_api_tasks_events(ag_http_ctx_t *c)
     ag_http_send_json(c, 200, b.data, b.len);
     ag_buf_free(&b);
     ag_task_events_free(ev, n);
+}
+
+/* ---- list and retry ------------------------------------------------------------------------------------------ */
+
+/*
+ * GET /api/v1/tasks pages newest first by id (keyset): the cursor is the last id of the page, base64url
+ * encoded (unpadded) so clients treat it as opaque. Every query value is checked before the store is
+ * asked: a malformed one is 400 bad_request, naming the parameter.
+ */
+static const char cursor_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void cursor_encode(int64_t id, char *out, size_t outsz)
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof(digits), "%lld", (long long)id);
+    size_t o = 0;
+    for (int i = 0; i < n && o + 5 < outsz; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)digits[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)digits[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)digits[i + 2];
+        int chars = n - i >= 3 ? 4 : n - i + 1;
+        for (int k = 0; k < chars; k++)
+            out[o++] = cursor_alphabet[(v >> (18 - 6 * k)) & 63];
+    }
+    out[o] = '\0';
+}
+
+/* The id in a cursor, or 0 when it is not one this server made. */
+static int64_t cursor_decode(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 24 || n % 4 == 1)
+        return 0;
+    char digits[24];
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = strchr(cursor_alphabet, s[i]);
+        if (s[i] == '\0' || p == NULL)
+            return 0;
+        acc = acc << 6 | (uint32_t)(p - cursor_alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            digits[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    if (o == 0 || o > 18 || digits[0] == '0')
+        return 0;
+    int64_t id = 0;
+    for (size_t i = 0; i < o; i++) {
+        if (digits[i] < '0' || digits[i] > '9')
+            return 0;
+        id = id * 10 + (digits[i] - '0');
+    }
+    return id;
+}
+
+/* One string filter: 1 set (*out = buf), 0 absent, -1 answered with 400. */
+static int list_str(ag_http_ctx_t *c, const char *name, char *buf, size_t bufsz, const char **out)
+{
+    int rc = ag_http_query_str(c->req, name, buf, bufsz);
+    if (rc == 0)
+        return 0;
+    if (rc < 0 || buf[0] == '\0') {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "%s: must be a non-empty URL-encoded value of at most %zu bytes", name,
+                 bufsz - 1);
+        ag_http_send_error(c, 400, "bad_request", msg, NULL);
+        return -1;
+    }
+    *out = buf;
+    return 1;
+}
+
+/* A timestamp filter: 1 set, 0 absent, -1 answered with 400. */
+static int list_time(ag_http_ctx_t *c, const char *name, int64_t *out)
+{
+    char buf[64];
+    const char *v = NULL;
+    int rc = list_str(c, name, buf, sizeof(buf), &v);
+    if (rc <= 0)
+        return rc;
+    if (ag_parse_iso8601(v, strlen(v), out) != 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "%s: must be an RFC 3339 timestamp such as 2026-11-26T10:00:00Z", name);
+        ag_http_send_error(c, 400, "bad_request", msg, NULL);
+        return -1;
+    }
+    /* The store reads 0 as "no bound": an instant at or before the epoch is the nearest bound it can take
+     * (every task was created after it). */
+    if (*out <= 0)
+        *out = strcmp(name, "created_before") == 0 ? 1 : 0;
+    return 1;
+}
+
+void ag_api_tasks_list(ag_http_ctx_t *c)
+{
+    ag_task_filter_t f = {.state = -1};
+    char status[32], domain[256], agent[256], type[256], workflow[256], cursor[32], limit_s[16];
+    const char *v = NULL;
+    int rc;
+    if ((rc = list_str(c, "status", status, sizeof(status), &v)) < 0)
+        return;
+    if (rc > 0 && (f.state = ag_task_state_parse(v)) < 0) {
+        ag_http_send_error(c, 400, "bad_request",
+                           "status: must be one of pending, queued, running, succeeded, failed, dead, cancelled, "
+                           "waiting",
+                           NULL);
+        return;
+    }
+    if (list_str(c, "domain", domain, sizeof(domain), &f.domain) < 0 ||
+        list_str(c, "agent", agent, sizeof(agent), &f.agent) < 0 ||
+        list_str(c, "type", type, sizeof(type), &f.type) < 0 ||
+        list_str(c, "workflow_id", workflow, sizeof(workflow), &f.workflow_id) < 0 ||
+        list_time(c, "created_after", &f.created_after) < 0 || list_time(c, "created_before", &f.created_before) < 0)
+        return;
+    int limit = 50;
+    if ((rc = ag_http_query_str(c->req, "limit", limit_s, sizeof(limit_s))) != 0) {
+        char *end;
+        long l = rc > 0 ? strtol(limit_s, &end, 10) : 0;
+        if (rc < 0 || limit_s[0] < '0' || limit_s[0] > '9' || *end != '\0' || l < 1 || l > AG_TASK_LIST_MAX) {
+            ag_http_send_error(c, 400, "bad_request", "limit: must be an integer from 1 to 200", NULL);
+            return;
+        }
+        limit = (int)l;
+    }
+    int64_t before = 0;
+    if ((rc = ag_http_query_str(c->req, "cursor", cursor, sizeof(cursor))) != 0 &&
+        (rc < 0 || (before = cursor_decode(cursor)) <= 0)) {
+        ag_http_send_error(c, 400, "bad_request", "cursor: not a cursor returned by this API (use next_cursor as is)",
+                           NULL);
+        return;
+    }
+    ag_task_t *items = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+    ag_err_t err;
+    if ((rc = c->w->store->ops->task_list(c->w->store, &f, before, limit, &items, &n, &next, &err)) != 0) {
+        send_store_error(c, rc, &err);
+        return;
+    }
+    ag_buf_t b;
+    ag_buf_init(&b);
+    ag_buf_puts(&b, "{\"items\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            ag_buf_putc(&b, ',');
+        task_json(&b, &items[i]);
+        ag_task_clear(&items[i]);
+    }
+    free(items);
+    ag_buf_puts(&b, "],\"next_cursor\":");
+    if (next > 0) {
+        char enc[40];
+        cursor_encode(next, enc, sizeof(enc));
+        ag_buf_json_strz(&b, enc);
+    } else {
+        ag_buf_puts(&b, "null");
+    }
+    ag_buf_putc(&b, '}');
+    ag_http_send_json(c, 200, b.data, b.len);
+    ag_buf_free(&b);
+}
+
+void ag_api_tasks_retry(ag_http_ctx_t *c)
+{
+    ag_worker_t *w = c->w;
+    ag_task_t t = {0};
+    ag_err_t err;
+    int rc = w->store->ops->task_retry(w->store, c->id, &t, &err);
+    if (rc != 0) {
+        send_store_error(c, rc, &err);
+        ag_task_clear(&t);
+        return;
+    }
+    AG_LOG(AG_LOG_INFO, "task retried task=%lld request_id=%s", (long long)t.id, c->request_id);
+    ag_engine_notify_queued(w->eng);
+    send_task(c, 200, &t);
+    ag_task_clear(&t);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define AG_LOG_MODULE "engine"
 #define NBUCKETS 1024
@@ -125,6 +126,7 @@ int ag_engine_init(ag_engine_t *eng, const ag_config_t *cfg, ag_err_t *err)
     memset(eng, 0, sizeof(*eng));
     eng->cfg = *cfg;
     eng->started_ms = ag_now_ms();
+    ag_metrics_init();
     eng->inotify_fd = -1;
     pthread_mutex_init(&eng->waiters_mu, NULL);
     eng->buckets = ag_xcalloc(NBUCKETS, sizeof(*eng->buckets));

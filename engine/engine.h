@@ -46,6 +46,7 @@ struct ag_worker_s {
     ag_pending_t *pend;
     size_t npend, cappend;
     ag_run_t **running;
+    struct task_series_s *task_series; /* queue.c: metric series per (domain, agent) */
     size_t nrunning, caprunning;
     /* waiters moved here by other threads (engine.c) */
     ag_waiter_t *inbox;

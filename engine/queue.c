@@ -17,14 +17,52 @@
 
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
 
 #define AG_LOG_MODULE "queue"
+
+/* The metric series of one (domain, agent): resolved once per worker and kept. */
+typedef struct task_series_s {
+    struct task_series_s *next;
+    char *domain, *agent;
+    ag_series_t *outcome[4]; /* succeeded, failed, dead, cancelled */
+    ag_series_t *duration;
+} task_series_t;
 
 typedef struct run_ctx_s {
     ag_worker_t *w;
     int64_t id;
     int attempt, max_attempts;
+    task_series_t *series;
+    int64_t start_ms;
 } run_ctx_t;
+
+static task_series_t *series_for(ag_worker_t *w, const char *domain, const char *agent)
+{
+    task_series_t *ts = w->task_series;
+    for (; ts; ts = ts->next)
+        if (strcmp(ts->agent, agent) == 0 && strcmp(ts->domain, domain) == 0)
+            return ts;
+    ts = ag_xcalloc(1, sizeof(*ts));
+    ts->domain = ag_xstrdup(domain);
+    ts->agent = ag_xstrdup(agent);
+    static const char *outcomes[4] = {"succeeded", "failed", "dead", "cancelled"};
+    ag_buf_t l;
+    ag_buf_init(&l);
+    ag_metrics_label(&l, "domain", domain);
+    ag_metrics_label(&l, "agent", agent);
+    ts->duration = ag_series("agency_task_duration_seconds", l.data);
+    size_t base = l.len;
+    for (int i = 0; i < 4; i++) {
+        l.len = base;
+        ag_metrics_label(&l, "outcome", outcomes[i]);
+        ts->outcome[i] = ag_series("agency_tasks_total", l.data);
+    }
+    ag_buf_free(&l);
+    ts->next = w->task_series;
+    w->task_series = ts;
+    return ts;
+}
 
 int64_t ag_queue_backoff_ms(int attempt, int base_ms, int max_ms, double unit_random)
 {
@@ -97,6 +135,10 @@ static void on_run_end(ag_run_t *run, ag_run_end_t *end, void *data)
         }
         break;
     }
+    static const int slot[AG_TASK__NSTATES] = {[AG_TASK_SUCCEEDED] = 0, [AG_TASK_FAILED] = 1, [AG_TASK_DEAD] = 2,
+                                               [AG_TASK_CANCELLED] = 3};
+    ag_series_add(ctx->series->outcome[slot[p->o.state]], 1);
+    ag_series_observe(ctx->series->duration, (double)(ag_now_ms() - ctx->start_ms) / 1000.0);
     free(ctx);
     ag_queue_kick(w);
 }
@@ -157,7 +199,7 @@ static void on_pump(uv_idle_t *h)
     for (size_t i = 0; i < nclaimed; i++) {
         ag_claim_t *c = &claimed[i];
         run_ctx_t *ctx = ag_xmalloc(sizeof(*ctx));
-        *ctx = (run_ctx_t){w, c->id, c->attempts, c->max_attempts};
+        *ctx = (run_ctx_t){w, c->id, c->attempts, c->max_attempts, series_for(w, c->domain, c->agent), ag_now_ms()};
         ag_run_spec_t spec = {.task_id = c->id, .type = c->type, .domain = c->domain, .agent = c->agent,
                               .input = c->input, .attempt = c->attempts};
         ag_run_t *run;
@@ -273,6 +315,7 @@ static void on_recover(uv_timer_t *t)
 int ag_queue_init(ag_worker_t *w, ag_err_t *err)
 {
     (void)err;
+    ag_metrics_init(); /* idempotent: the series this worker records must exist */
     char host[64] = "host";
     gethostname(host, sizeof(host) - 1);
     snprintf(w->owner, sizeof(w->owner), "%s:%d:%d", host, (int)getpid(), w->index);

@@ -34,6 +34,7 @@ void ag_task_clear(ag_task_t *t)
     free(t->error);
     free(t->idempotency_key);
     free(t->script_version);
+    free(t->workflow_id);
     memset(t, 0, sizeof(*t));
 }
 
@@ -56,6 +57,31 @@ void ag_task_events_free(ag_task_event_t *e, size_t n)
         free(e[i].detail);
     }
     free(e);
+}
+
+void ag_agent_clear(ag_agent_t *a)
+{
+    free(a->name);
+    free(a->domain);
+    free(a->script);
+    free(a->capabilities);
+    free(a->tools);
+    free(a->config);
+    free(a->status);
+    memset(a, 0, sizeof(*a));
+}
+
+void ag_agents_free(ag_agent_t *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ag_agent_clear(&a[i]);
+    free(a);
+}
+
+void ag_agent_stats_clear(ag_agent_stats_t *st)
+{
+    free(st->last_error);
+    memset(st, 0, sizeof(*st));
 }
 
 int ag_store_open(ag_store_t **out, const char *url, ag_err_t *err)

@@ -44,6 +44,7 @@ typedef struct ag_task_s {
     char *input, *result, *error; /* input and result are JSON texts; error is plain text */
     char *idempotency_key, *script_version;
     int64_t run_at, created_at, updated_at, started_at, finished_at; /* ms since the epoch; 0 = not set */
+    char *workflow_id; /* NULL when the task belongs to no workflow */
 } ag_task_t;
 
 void ag_task_clear(ag_task_t *t);
@@ -84,6 +85,52 @@ typedef struct ag_task_event_s {
 
 void ag_task_events_free(ag_task_event_t *e, size_t n);
 
+/* What GET /api/v1/tasks filters by; NULL strings, state -1 and zero times mean "any". Strings are borrowed. */
+typedef struct ag_task_filter_s {
+    int state; /* an ag_task_state_t, or -1 */
+    const char *domain, *agent, *type, *workflow_id;
+    int64_t created_after;  /* ms: created_at >= this (inclusive), 0 = no bound */
+    int64_t created_before; /* ms: created_at < this (exclusive), 0 = no bound */
+} ag_task_filter_t;
+
+#define AG_TASK_LIST_MAX 200
+
+/*
+ * An agent record (the /api/v1/agents resource): a name bound to the script
+ * domains/<domain>/agents/<script>.lua. The tasks of a record are those with tasks.domain = domain and
+ * tasks.agent = script; while any record of that (domain, script) is paused, its tasks are not claimed.
+ */
+typedef struct ag_agent_s {
+    int64_t id;
+    char *name, *domain, *script;
+    char *capabilities, *tools, *config; /* JSON texts: an array of strings, an array of strings, an object */
+    char *status;                        /* "active" or "paused" */
+    int64_t created_at, updated_at;      /* ms since the epoch */
+} ag_agent_t;
+
+void ag_agent_clear(ag_agent_t *a);
+/* Frees n records and the array. */
+void ag_agents_free(ag_agent_t *a, size_t n);
+
+/* What a creation or a replacement writes; the store borrows every string. NULL JSON texts become
+ * "[]", "[]" and "{}", a NULL status "active". */
+typedef struct ag_agent_new_s {
+    const char *name, *domain, *script;
+    const char *capabilities, *tools, *config;
+    const char *status;
+} ag_agent_new_t;
+
+/* Live figures of one agent record's tasks. */
+typedef struct ag_agent_stats_s {
+    int64_t running, succeeded, failed; /* failed counts failed (retry due) and dead tasks */
+    char *last_error;                   /* the error of the most recently updated failed/dead task, or NULL */
+    int64_t last_error_at;              /* its updated_at (ms), 0 when none */
+} ag_agent_stats_t;
+
+void ag_agent_stats_clear(ag_agent_stats_t *st);
+
+#define AG_AGENT_LIST_MAX 200
+
 typedef struct ag_store_s ag_store_t;
 
 typedef struct ag_store_ops_s {
@@ -108,6 +155,14 @@ typedef struct ag_store_ops_s {
     int (*task_cancel)(ag_store_t *s, int64_t id, ag_task_t *out, int *requested, ag_err_t *err);
     /* The task's transitions, oldest first; AG_ENOTFOUND for an unknown task. */
     int (*task_events)(ag_store_t *s, int64_t id, ag_task_event_t **out, size_t *n, ag_err_t *err);
+    /* Up to limit (1..AG_TASK_LIST_MAX) tasks matching f, newest first (id descending), with ids below
+     * before_id (0: from the newest). *out is a new array of *n tasks (free each with ag_task_clear, then the
+     * array); *next is the id to pass as before_id for the next page, or 0 when this page is the last. */
+    int (*task_list)(ag_store_t *s, const ag_task_filter_t *f, int64_t before_id, int limit, ag_task_t **out,
+                     size_t *n, int64_t *next, ag_err_t *err);
+    /* A dead or failed task goes back to queued now, with its attempts reset to 0 (out filled);
+     * AG_ESTATE (out filled) for any other state, AG_ENOTFOUND for an unknown task. */
+    int (*task_retry)(ag_store_t *s, int64_t id, ag_task_t *out, ag_err_t *err);
 
     /*
      * The worker's round trip, one transaction: apply outcomes (each only if the task is still running
@@ -120,6 +175,8 @@ typedef struct ag_store_ops_s {
                      int64_t **cancel, size_t *ncancel, ag_err_t *err);
     /* Running tasks whose lease expired go back to queued, or dead when their attempts are spent. */
     int (*recover)(ag_store_t *s, size_t *recovered, ag_err_t *err);
+    /* Number of tasks in each state (counts[AG_TASK__NSTATES]), for queue-depth metrics. */
+    int (*task_counts)(ag_store_t *s, int64_t *counts, ag_err_t *err);
     /* The earliest run_at of a task waiting to be claimed, or 0 when none. */
     int (*next_due)(ag_store_t *s, int64_t *run_at, ag_err_t *err);
 
@@ -131,6 +188,25 @@ typedef struct ag_store_ops_s {
     /* Records a script version (content hash) once. */
     int (*script_version_put)(ag_store_t *s, const char *hash, const char *path, const char *source,
                               ag_err_t *err);
+
+    /* Agent records (ag_agent_t). create: AG_EEXIST when domain already has an agent of that name. */
+    int (*agent_create)(ag_store_t *s, const ag_agent_new_t *n, ag_agent_t *out, ag_err_t *err);
+    /* AG_ENOTFOUND when there is no such record. */
+    int (*agent_get)(ag_store_t *s, int64_t id, ag_agent_t *out, ag_err_t *err);
+    /* Up to limit (1..AG_AGENT_LIST_MAX) records in id order, filtered by domain and status (NULL: any),
+     * after cursor (NULL: from the first). *out is a new array of *n records (ag_agents_free); *next_cursor
+     * is a new string to pass for the next page, or NULL on the last page. AG_EINVAL for a malformed cursor
+     * or limit. */
+    int (*agent_list)(ag_store_t *s, const char *domain, const char *status, const char *cursor, int limit,
+                      ag_agent_t **out, size_t *n, char **next_cursor, ag_err_t *err);
+    /* Replaces every field but id and created_at (out filled); AG_ENOTFOUND, or AG_EEXIST when the new
+     * (domain, name) belongs to another record. *was_paused (NULL-safe) says the record was paused before. */
+    int (*agent_replace)(ag_store_t *s, int64_t id, const ag_agent_new_t *n, ag_agent_t *out, int *was_paused,
+                         ag_err_t *err);
+    /* AG_ENOTFOUND; AG_ESTATE when the record has running tasks, unless force. The tasks are left alone. */
+    int (*agent_delete)(ag_store_t *s, int64_t id, int force, ag_err_t *err);
+    /* Counts of the record's tasks by state, and its last error; AG_ENOTFOUND for an unknown record. */
+    int (*agent_stats)(ag_store_t *s, int64_t id, ag_agent_stats_t *out, ag_err_t *err);
 } ag_store_ops_t;
 
 struct ag_store_s {

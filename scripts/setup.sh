@@ -8,7 +8,9 @@ PKGS=(
   liblua5.4-dev lua5.4 lua-cjson-dev
   libh2o-dev libuv1-dev libssl-dev zlib1g-dev
   libcurl4-openssl-dev libhiredis-dev libpq-dev libsqlite3-dev sqlite3
-  libcmocka-dev curl python3
+  libcmocka-dev curl python3 python3-yaml
+  nodejs
+  prometheus   # for promtool: tests check /metrics with `promtool check metrics`
 )
 
 missing=()

@@ -13,6 +13,7 @@
 
 #include "../engine.h"
 #include "../log.h"
+#include "../metrics.h"
 
 #define AG_LOG_MODULE "reload"
 #define DEBOUNCE_MS 50
@@ -49,6 +50,8 @@ static void on_debounce(uv_timer_t *t)
         AG_LOG(AG_LOG_ERROR, "rescan failed error=%s", err.msg);
         return;
     }
+    if (changed)
+        ag_series_add(ag_series("agency_script_reloads_total", ""), 1);
     if (changed)
         AG_LOG(AG_LOG_INFO, "scripts reloaded generation=%llu",
                (unsigned long long)ag_scripts_generation(eng->scripts));

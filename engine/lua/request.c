@@ -56,6 +56,8 @@ static int l_parse(lua_State *L)
         return user_error(L, r, 400, "bad_json", "%s", "the body is empty; expected a JSON object");
     if (!ag_utf8_valid(body, blen))
         return user_error(L, r, 400, "bad_json", "%s", "the body is not valid UTF-8");
+    if (memchr(body, '\0', blen) != NULL) /* cjson would stop reading at it */
+        return user_error(L, r, 400, "bad_json", "%s", "the body contains a NUL byte");
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->decode_ref);
     lua_pushvalue(L, 2);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {

@@ -123,7 +123,7 @@ start_engine() {
     AGENCY_DATABASE_URL="sqlite:$DB" \
     AGENCY_DOMAINS="$TMP/domains" \
     AGENCY_THREADS="$THREADS" \
-    AGENCY_LOG_LEVEL=warn \
+    AGENCY_LOG_LEVEL=warn AGENCY_RATE_LIMIT=0 \
     "$BIN" serve >>"$LOG" 2>&1 &
   ENGINE_PID=$!
   local i

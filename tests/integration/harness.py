@@ -33,6 +33,27 @@ HOST = "127.0.0.1"  # never anything else
 
 TERMINAL = frozenset({"succeeded", "dead", "cancelled"})
 
+# Every response Engine.request() sees is checked against api/openapi.yaml (openapi_check.py); the
+# violations collect here and run_all.py fails the run when there are any.
+SPEC_VIOLATIONS = []
+
+
+def check_against_spec(method, path, status, headers, payload, request_headers=None):
+    """Record (in SPEC_VIOLATIONS) where a response disagrees with api/openapi.yaml; returns the problems."""
+    if HERE not in sys.path:
+        sys.path.insert(0, HERE)
+    import openapi_check
+    req = {k.lower(): v for k, v in (request_headers or {}).items()}
+    preflight = method.upper() == "OPTIONS" and "access-control-request-method" in req
+    try:
+        problems = openapi_check.check_response(method, path, status, headers, payload, preflight=preflight)
+    except Exception as e:  # a broken spec is a violation too, not a crash of the test that hit it
+        problems = ["checking %s %s -> %s raised %r" % (method, path, status, e)]
+    for p in problems:
+        if len(SPEC_VIOLATIONS) < 1000:
+            SPEC_VIOLATIONS.append(p)
+    return problems
+
 
 def agency_bin():
     path = os.environ.get("AGENCY_BIN") or os.path.join("build", "agency")
@@ -337,6 +358,7 @@ class Engine:
             except (OSError, http.client.HTTPException) as e:
                 self._drop_conn()
                 raise self._died_or(e)
+        check_against_spec(method, path, resp.status, resp.headers, payload, hdrs)
         ctype = resp.getheader("Content-Type", "") or ""
         text = payload.decode("utf-8", "replace")
         parsed = text

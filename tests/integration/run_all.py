@@ -16,6 +16,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import harness  # noqa: E402
 from harness import agency_bin  # noqa: E402
 
 
@@ -50,6 +51,15 @@ def main(argv):
     for test, why in result.skipped:
         print("  SKIP  %s  %s" % (test.id(), why))
     ok = result.wasSuccessful() and result.testsRun > 0
+    if harness.SPEC_VIOLATIONS:
+        # every response a test saw must follow api/openapi.yaml (harness.check_against_spec)
+        print("\n==== %d response(s) violated api/openapi.yaml ====" % len(harness.SPEC_VIOLATIONS))
+        counts = {}
+        for v in harness.SPEC_VIOLATIONS:
+            counts[v] = counts.get(v, 0) + 1
+        for v, n in counts.items():
+            print("  SPEC  %s%s" % (v[:300], "  (x%d)" % n if n > 1 else ""))
+        ok = False
     print("RESULT: %s" % ("OK" if ok else "FAILED"))
     return 0 if ok else 1
 

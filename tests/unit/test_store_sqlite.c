@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "../../engine/store.h"
 
 typedef struct fixture_s {
@@ -571,6 +573,597 @@ static void test_store_open_url_schemes(void **state)
     ag_store_close(s);
 }
 
+/* ---- task_list / task_retry ------------------------------------------------------------------------------------ */
+
+/* Creates a task of domain/agent (type "domain.agent") and returns its id. */
+static int64_t mk_in(ag_store_t *st, const char *domain, const char *agent, int queued)
+{
+    char type[64];
+    snprintf(type, sizeof(type), "%s.%s", domain, agent);
+    ag_task_new_t n = {.type = type, .domain = domain, .agent = agent, .input = "{}", .max_attempts = 3,
+                       .queued = queued};
+    ag_task_t t = {0};
+    int existed = -1;
+    ag_err_t err;
+    assert_int_equal(st->ops->task_create(st, &n, &t, &existed, &err), 0);
+    int64_t id = t.id;
+    ag_task_clear(&t);
+    return id;
+}
+
+/* Runs sql on a second connection to the fixture's file (what the store API cannot set: workflow ids, times). */
+static void raw_sql(fixture_t *fx, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+/* Lists with f (every page of size page); fills ids (newest first) and returns the count. */
+static size_t list_all(ag_store_t *st, const ag_task_filter_t *f, int page, int64_t *ids, size_t cap)
+{
+    size_t total = 0;
+    int64_t before = 0;
+    for (int guard = 0; guard < 1000; guard++) {
+        ag_task_t *items = NULL;
+        size_t n = 0;
+        int64_t next = -1;
+        ag_err_t err;
+        assert_int_equal(st->ops->task_list(st, f, before, page, &items, &n, &next, &err), 0);
+        assert_true(n <= (size_t)page);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(total < cap);
+            ids[total++] = items[i].id;
+            ag_task_clear(&items[i]);
+        }
+        free(items);
+        if (next == 0)
+            return total;
+        assert_int_equal(n, page); /* only a full page has a next one */
+        assert_int_equal(next, ids[total - 1]);
+        before = next;
+    }
+    fail_msg("pagination did not end");
+    return 0;
+}
+
+static void test_list_pages_newest_first_each_once(void **state)
+{
+    fixture_t *fx = *state;
+    int64_t made[7];
+    for (int i = 0; i < 7; i++)
+        made[i] = mk(fx->st, 0, 0, 0, 3, NULL);
+    ag_task_filter_t any = {.state = -1};
+    int64_t ids[16];
+    for (int page = 1; page <= 8; page++) {
+        size_t n = list_all(fx->st, &any, page, ids, 16);
+        assert_int_equal(n, 7);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(ids[i], made[6 - i]); /* newest first, each exactly once */
+    }
+    /* exactly one page: no next cursor */
+    ag_task_t *items = NULL;
+    size_t n = 0;
+    int64_t next = -1;
+    ag_err_t err;
+    assert_int_equal(fx->st->ops->task_list(fx->st, &any, 0, 7, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 7);
+    assert_int_equal(next, 0);
+    for (size_t i = 0; i < n; i++)
+        ag_task_clear(&items[i]);
+    free(items);
+    /* a cursor below every id: an empty page */
+    assert_int_equal(fx->st->ops->task_list(fx->st, &any, made[0], 5, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(next, 0);
+    free(items);
+}
+
+static void test_list_limit_bounds(void **state)
+{
+    fixture_t *fx = *state;
+    ag_task_filter_t any = {.state = -1};
+    ag_task_t *items = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+    ag_err_t err;
+    assert_int_equal(fx->st->ops->task_list(fx->st, &any, 0, 0, &items, &n, &next, &err), AG_EINVAL);
+    assert_int_equal(fx->st->ops->task_list(fx->st, &any, 0, AG_TASK_LIST_MAX + 1, &items, &n, &next, &err),
+                     AG_EINVAL);
+    ag_task_filter_t bad_state = {.state = AG_TASK__NSTATES};
+    assert_int_equal(fx->st->ops->task_list(fx->st, &bad_state, 0, 10, &items, &n, &next, &err), AG_EINVAL);
+    assert_int_equal(fx->st->ops->task_list(fx->st, &any, 0, AG_TASK_LIST_MAX, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 0);
+    free(items);
+}
+
+static int has_id(const int64_t *ids, size_t n, int64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return 1;
+    return 0;
+}
+
+static void test_list_filters(void **state)
+{
+    fixture_t *fx = *state;
+    int64_t a1 = mk_in(fx->st, "alpha", "one", 0), a2 = mk_in(fx->st, "alpha", "two", 1);
+    int64_t b1 = mk_in(fx->st, "beta", "one", 0), b2 = mk_in(fx->st, "beta", "two", 1);
+    int64_t b3 = mk_in(fx->st, "beta", "two", 0);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "UPDATE tasks SET workflow_id = 'wf-1' WHERE id IN (%lld, %lld);"
+             "UPDATE tasks SET created_at = 1000 WHERE id = %lld; UPDATE tasks SET created_at = 2000 WHERE id = %lld;"
+             "UPDATE tasks SET created_at = 3000 WHERE id IN (%lld, %lld); "
+             "UPDATE tasks SET created_at = 4000 WHERE id = %lld",
+             (long long)a2, (long long)b3, (long long)a1, (long long)a2, (long long)b1, (long long)b2, (long long)b3);
+    raw_sql(fx, sql);
+    int64_t ids[16];
+    size_t n;
+
+    ag_task_filter_t f = {.state = -1, .domain = "beta"};
+    n = list_all(fx->st, &f, 2, ids, 16);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], b3);
+    assert_int_equal(ids[1], b2);
+    assert_int_equal(ids[2], b1);
+
+    f = (ag_task_filter_t){.state = -1, .agent = "two"};
+    n = list_all(fx->st, &f, 50, ids, 16);
+    assert_int_equal(n, 3);
+    assert_true(has_id(ids, n, a2) && has_id(ids, n, b2) && has_id(ids, n, b3));
+
+    f = (ag_task_filter_t){.state = -1, .type = "beta.two"};
+    n = list_all(fx->st, &f, 1, ids, 16);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], b3);
+    assert_int_equal(ids[1], b2);
+
+    f = (ag_task_filter_t){.state = AG_TASK_QUEUED};
+    n = list_all(fx->st, &f, 50, ids, 16);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], b2);
+    assert_int_equal(ids[1], a2);
+
+    f = (ag_task_filter_t){.state = AG_TASK_PENDING, .domain = "beta"};
+    n = list_all(fx->st, &f, 50, ids, 16);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], b3);
+    assert_int_equal(ids[1], b1);
+
+    f = (ag_task_filter_t){.state = -1, .workflow_id = "wf-1"};
+    n = list_all(fx->st, &f, 50, ids, 16);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], b3);
+    assert_int_equal(ids[1], a2);
+    ag_task_t t = {0};
+    ag_err_t err;
+    assert_int_equal(fx->st->ops->task_get(fx->st, a2, &t, &err), 0);
+    assert_string_equal(t.workflow_id, "wf-1");
+    ag_task_clear(&t);
+    assert_int_equal(fx->st->ops->task_get(fx->st, a1, &t, &err), 0);
+    assert_null(t.workflow_id);
+    ag_task_clear(&t);
+
+    /* created_after is inclusive, created_before exclusive */
+    f = (ag_task_filter_t){.state = -1, .created_after = 2000};
+    n = list_all(fx->st, &f, 50, ids, 16);
+    assert_int_equal(n, 4);
+    assert_false(has_id(ids, n, a1));
+    f = (ag_task_filter_t){.state = -1, .created_before = 3000};
+    n = list_all(fx->st, &f, 50, ids, 16);
+    assert_int_equal(n, 2);
+    assert_true(has_id(ids, n, a1) && has_id(ids, n, a2));
+    f = (ag_task_filter_t){.state = -1, .created_after = 2000, .created_before = 4000, .domain = "beta"};
+    n = list_all(fx->st, &f, 1, ids, 16);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], b2);
+    assert_int_equal(ids[1], b1);
+
+    /* nothing matches */
+    f = (ag_task_filter_t){.state = -1, .domain = "gamma"};
+    assert_int_equal(list_all(fx->st, &f, 50, ids, 16), 0);
+    f = (ag_task_filter_t){.state = AG_TASK_DEAD};
+    assert_int_equal(list_all(fx->st, &f, 50, ids, 16), 0);
+}
+
+/* Makes a queued task dead (one attempt allowed, and it failed). */
+static int64_t mk_dead(fixture_t *fx)
+{
+    int64_t id = mk(fx->st, 1, 0, 0, 1, NULL);
+    assert_int_equal(claim(fx->st, "w1", 1, 60000, NULL), 1);
+    apply(fx->st, "w1", id, AG_TASK_DEAD, NULL, "gave up", 0);
+    assert_int_equal(state_of(fx->st, id), AG_TASK_DEAD);
+    return id;
+}
+
+static void test_retry_dead_task_requeues_with_attempts_reset(void **state)
+{
+    fixture_t *fx = *state;
+    int64_t id = mk_dead(fx);
+    ag_task_t t = {0};
+    ag_err_t err;
+    int64_t before = ag_now_ms();
+    assert_int_equal(fx->st->ops->task_retry(fx->st, id, &t, &err), 0);
+    assert_int_equal(t.id, id);
+    assert_int_equal(t.state, AG_TASK_QUEUED);
+    assert_int_equal(t.attempts, 0);
+    assert_true(t.run_at >= before && t.run_at <= ag_now_ms());
+    assert_int_equal(t.finished_at, 0);
+    assert_null(t.error);
+    ag_task_clear(&t);
+    /* the event log says why it went back */
+    ag_task_event_t *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(fx->st->ops->task_events(fx->st, id, &ev, &n, &err), 0);
+    assert_true(n >= 2);
+    assert_string_equal(ev[n - 2].to, "dead");
+    assert_string_equal(ev[n - 1].from, "dead");
+    assert_string_equal(ev[n - 1].to, "queued");
+    assert_non_null(ev[n - 1].detail);
+    assert_non_null(strstr(ev[n - 1].detail, "retried"));
+    assert_string_equal(ev[n - 2].detail, "gave up"); /* the earlier event is untouched */
+    ag_task_events_free(ev, n);
+    /* it is claimable again, and its attempts count from 0 */
+    ag_claim_t *c = NULL;
+    assert_int_equal(claim(fx->st, "w2", 1, 60000, &c), 1);
+    assert_int_equal(c[0].id, id);
+    assert_int_equal(c[0].attempts, 1);
+    ag_claims_free(c, 1);
+}
+
+static void test_retry_failed_task_runs_now(void **state)
+{
+    fixture_t *fx = *state;
+    int64_t id = mk(fx->st, 1, 0, 0, 3, NULL);
+    assert_int_equal(claim(fx->st, "w1", 1, 60000, NULL), 1);
+    int64_t later = ag_now_ms() + 3600 * 1000;
+    apply(fx->st, "w1", id, AG_TASK_FAILED, NULL, "try again", later);
+    assert_int_equal(claim(fx->st, "w1", 1, 60000, NULL), 0); /* not due for an hour */
+    ag_task_t t = {0};
+    ag_err_t err;
+    assert_int_equal(fx->st->ops->task_retry(fx->st, id, &t, &err), 0);
+    assert_int_equal(t.state, AG_TASK_QUEUED);
+    assert_int_equal(t.attempts, 0);
+    assert_true(t.run_at < later);
+    ag_task_clear(&t);
+    assert_int_equal(claim(fx->st, "w1", 1, 60000, NULL), 1);
+}
+
+static void test_retry_other_states_refused(void **state)
+{
+    fixture_t *fx = *state;
+    ag_task_t t = {0};
+    ag_err_t err;
+    int64_t pending = mk(fx->st, 0, 0, 0, 3, NULL);
+    assert_int_equal(fx->st->ops->task_retry(fx->st, pending, &t, &err), AG_ESTATE);
+    assert_int_equal(t.state, AG_TASK_PENDING);
+    assert_non_null(strstr(err.msg, "pending"));
+    ag_task_clear(&t);
+
+    int64_t done = mk(fx->st, 1, 0, 0, 3, NULL);
+    assert_int_equal(claim(fx->st, "w1", 1, 60000, NULL), 1);
+    assert_int_equal(fx->st->ops->task_retry(fx->st, done, &t, &err), AG_ESTATE); /* running */
+    assert_int_equal(t.state, AG_TASK_RUNNING);
+    ag_task_clear(&t);
+    apply(fx->st, "w1", done, AG_TASK_SUCCEEDED, "{}", NULL, 0);
+    assert_int_equal(fx->st->ops->task_retry(fx->st, done, &t, &err), AG_ESTATE);
+    assert_int_equal(t.state, AG_TASK_SUCCEEDED);
+    assert_int_equal(t.attempts, 1); /* unchanged */
+    ag_task_clear(&t);
+    assert_int_equal(state_of(fx->st, done), AG_TASK_SUCCEEDED);
+
+    assert_int_equal(fx->st->ops->task_retry(fx->st, 999999, &t, &err), AG_ENOTFOUND);
+    /* a refused retry wrote nothing: the store still takes writes (no transaction left open) */
+    mk(fx->st, 0, 0, 0, 3, NULL);
+}
+
+/* ---- agent records -------------------------------------------------------------------------------------------- */
+
+/* Creates a queued task for domain d, agent script a; returns its id. */
+static int64_t mk_for(ag_store_t *st, const char *d, const char *a)
+{
+    ag_task_new_t n = {.type = "t.job", .domain = d, .agent = a, .input = "{}", .max_attempts = 3, .queued = 1};
+    ag_task_t t = {0};
+    int existed = -1;
+    ag_err_t err;
+    assert_int_equal(st->ops->task_create(st, &n, &t, &existed, &err), 0);
+    int64_t id = t.id;
+    ag_task_clear(&t);
+    return id;
+}
+
+static int64_t mk_agent(ag_store_t *st, const char *domain, const char *name, const char *script, const char *status)
+{
+    ag_agent_new_t n = {.name = name, .domain = domain, .script = script, .status = status};
+    ag_agent_t a;
+    ag_err_t err;
+    assert_int_equal(st->ops->agent_create(st, &n, &a, &err), 0);
+    int64_t id = a.id;
+    ag_agent_clear(&a);
+    return id;
+}
+
+static void test_agent_create_get_unique_per_domain(void **state)
+{
+    fixture_t *fx = *state;
+    ag_store_t *st = fx->st;
+    ag_err_t err;
+    ag_agent_new_t n = {.name = "qualifier", .domain = "sales"}; /* script, JSON texts and status default */
+    ag_agent_t a;
+    assert_int_equal(st->ops->agent_create(st, &n, &a, &err), 0);
+    assert_true(a.id > 0);
+    assert_string_equal(a.name, "qualifier");
+    assert_string_equal(a.domain, "sales");
+    assert_string_equal(a.script, "qualifier");
+    assert_string_equal(a.capabilities, "[]");
+    assert_string_equal(a.tools, "[]");
+    assert_string_equal(a.config, "{}");
+    assert_string_equal(a.status, "active");
+    assert_true(a.created_at > 0);
+    assert_int_equal(a.updated_at, a.created_at);
+    int64_t id = a.id;
+    ag_agent_clear(&a);
+
+    ag_agent_new_t full = {.name = "Lead scorer", .domain = "sales", .script = "qualifier",
+                           .capabilities = "[\"score\"]", .tools = "[\"crm\",\"mail\"]", .config = "{\"t\":0.5}",
+                           .status = "paused"};
+    assert_int_equal(st->ops->agent_create(st, &full, &a, &err), 0);
+    int64_t id2 = a.id;
+    ag_agent_clear(&a);
+    assert_int_equal(st->ops->agent_get(st, id2, &a, &err), 0);
+    assert_string_equal(a.name, "Lead scorer");
+    assert_string_equal(a.script, "qualifier");
+    assert_string_equal(a.capabilities, "[\"score\"]");
+    assert_string_equal(a.tools, "[\"crm\",\"mail\"]");
+    assert_string_equal(a.config, "{\"t\":0.5}");
+    assert_string_equal(a.status, "paused");
+    ag_agent_clear(&a);
+
+    /* the name is unique per domain, not globally */
+    assert_int_equal(st->ops->agent_create(st, &n, &a, &err), AG_EEXIST);
+    assert_null(a.name);
+    ag_agent_new_t other = {.name = "qualifier", .domain = "support"};
+    assert_int_equal(st->ops->agent_create(st, &other, &a, &err), 0);
+    assert_true(a.id != id);
+    ag_agent_clear(&a);
+
+    assert_int_equal(st->ops->agent_get(st, 999999, &a, &err), AG_ENOTFOUND);
+    assert_null(a.name);
+}
+
+static void test_agent_list_filters_and_cursor_pages(void **state)
+{
+    fixture_t *fx = *state;
+    ag_store_t *st = fx->st;
+    ag_err_t err;
+    int64_t ids[7];
+    const char *names[7] = {"a", "b", "c", "d", "e", "f", "g"};
+    for (int i = 0; i < 7; i++)
+        ids[i] = mk_agent(st, i % 2 ? "d2" : "d1", names[i], NULL, i % 3 == 0 ? "paused" : "active");
+    /* d1: a(p) c e g(p); d2: b d(p) f */
+
+    /* walk every page of 3: each record once, in id order */
+    char *cursor = NULL;
+    int seen = 0, pages = 0;
+    do {
+        ag_agent_t *items;
+        size_t n;
+        char *next;
+        assert_int_equal(st->ops->agent_list(st, NULL, NULL, cursor, 3, &items, &n, &next, &err), 0);
+        free(cursor);
+        cursor = next;
+        pages++;
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(items[i].id, ids[seen++]);
+        assert_true(n == 3 || next == NULL);
+        ag_agents_free(items, n);
+    } while (cursor != NULL);
+    assert_int_equal(seen, 7);
+    assert_int_equal(pages, 3);
+
+    /* an exact multiple: the last full page says there is no next one */
+    ag_agent_t *items;
+    size_t n;
+    char *next;
+    assert_int_equal(st->ops->agent_list(st, NULL, NULL, NULL, 7, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 7);
+    assert_null(next);
+    ag_agents_free(items, n);
+
+    /* filters */
+    assert_int_equal(st->ops->agent_list(st, "d2", NULL, NULL, 50, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(items[0].name, "b");
+    assert_string_equal(items[2].name, "f");
+    ag_agents_free(items, n);
+    assert_int_equal(st->ops->agent_list(st, NULL, "paused", NULL, 50, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 3); /* a d g */
+    assert_string_equal(items[1].name, "d");
+    ag_agents_free(items, n);
+    assert_int_equal(st->ops->agent_list(st, "d1", "active", NULL, 1, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(items[0].name, "c");
+    assert_non_null(next);
+    ag_agents_free(items, n);
+    char *c2 = next;
+    assert_int_equal(st->ops->agent_list(st, "d1", "active", c2, 1, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(items[0].name, "e");
+    assert_null(next); /* g is paused */
+    ag_agents_free(items, n);
+    free(c2);
+    assert_int_equal(st->ops->agent_list(st, "nope", NULL, NULL, 50, &items, &n, &next, &err), 0);
+    assert_int_equal(n, 0);
+    assert_null(next);
+    ag_agents_free(items, n);
+
+    /* refused: limits out of range, cursors not made by the store */
+    assert_int_equal(st->ops->agent_list(st, NULL, NULL, NULL, 0, &items, &n, &next, &err), AG_EINVAL);
+    assert_int_equal(st->ops->agent_list(st, NULL, NULL, NULL, AG_AGENT_LIST_MAX + 1, &items, &n, &next, &err),
+                     AG_EINVAL);
+    const char *bad[] = {"x", "12", "!!!!", "YWdlbnQ6", "Zm9vOjE", "YWdlbnQ6MWE"}; /* "agent:", "foo:1", "agent:1a" */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(st->ops->agent_list(st, NULL, NULL, bad[i], 5, &items, &n, &next, &err), AG_EINVAL);
+}
+
+static void test_agent_replace(void **state)
+{
+    fixture_t *fx = *state;
+    ag_store_t *st = fx->st;
+    ag_err_t err;
+    int64_t id = mk_agent(st, "t", "one", "job", "paused");
+    mk_agent(st, "t", "two", NULL, NULL);
+    ag_agent_t before;
+    assert_int_equal(st->ops->agent_get(st, id, &before, &err), 0);
+    sleep_ms(3);
+
+    ag_agent_new_t n = {.name = "uno", .domain = "t", .script = "other", .tools = "[\"x\"]", .status = "active"};
+    ag_agent_t a;
+    int was_paused = -1;
+    assert_int_equal(st->ops->agent_replace(st, id, &n, &a, &was_paused, &err), 0);
+    assert_int_equal(was_paused, 1);
+    assert_int_equal(a.id, id);
+    assert_string_equal(a.name, "uno");
+    assert_string_equal(a.script, "other");
+    assert_string_equal(a.tools, "[\"x\"]");
+    assert_string_equal(a.capabilities, "[]"); /* a replacement: what is not given is reset */
+    assert_string_equal(a.status, "active");
+    assert_int_equal(a.created_at, before.created_at);
+    assert_true(a.updated_at > before.updated_at);
+    ag_agent_clear(&a);
+    ag_agent_clear(&before);
+
+    assert_int_equal(st->ops->agent_replace(st, id, &n, &a, &was_paused, &err), 0);
+    assert_int_equal(was_paused, 0);
+    ag_agent_clear(&a);
+
+    /* taking another record's name in the same domain */
+    ag_agent_new_t clash = {.name = "two", .domain = "t"};
+    assert_int_equal(st->ops->agent_replace(st, id, &clash, &a, NULL, &err), AG_EEXIST);
+    assert_int_equal(st->ops->agent_get(st, id, &a, &err), 0);
+    assert_string_equal(a.name, "uno"); /* unchanged */
+    ag_agent_clear(&a);
+    assert_int_equal(st->ops->agent_replace(st, 424242, &clash, &a, NULL, &err), AG_ENOTFOUND);
+}
+
+static void test_agent_delete_with_running_tasks_needs_force(void **state)
+{
+    fixture_t *fx = *state;
+    ag_store_t *st = fx->st;
+    ag_err_t err;
+    int64_t id = mk_agent(st, "t", "worker", "job", NULL);
+    int64_t other = mk_agent(st, "t", "idle", "idle", NULL);
+    mk_for(st, "t", "job");
+    assert_int_equal(claim(st, "w1", 10, 60000, NULL), 1); /* now running */
+
+    assert_int_equal(st->ops->agent_delete(st, id, 0, &err), AG_ESTATE);
+    ag_agent_t a;
+    assert_int_equal(st->ops->agent_get(st, id, &a, &err), 0); /* still there */
+    ag_agent_clear(&a);
+    assert_int_equal(st->ops->agent_delete(st, other, 0, &err), 0); /* no running task of its own */
+    assert_int_equal(st->ops->agent_delete(st, id, 1, &err), 0);
+    assert_int_equal(st->ops->agent_get(st, id, &a, &err), AG_ENOTFOUND);
+    assert_int_equal(st->ops->agent_delete(st, id, 1, &err), AG_ENOTFOUND);
+    assert_int_equal(st->ops->agent_delete(st, 777777, 0, &err), AG_ENOTFOUND);
+}
+
+static void test_agent_stats_counts_and_last_error(void **state)
+{
+    fixture_t *fx = *state;
+    ag_store_t *st = fx->st;
+    ag_err_t err;
+    int64_t id = mk_agent(st, "t", "worker", "job", NULL);
+    ag_agent_stats_t s;
+    assert_int_equal(st->ops->agent_stats(st, id, &s, &err), 0);
+    assert_int_equal(s.running, 0);
+    assert_int_equal(s.succeeded, 0);
+    assert_int_equal(s.failed, 0);
+    assert_null(s.last_error);
+    assert_int_equal(s.last_error_at, 0);
+
+    int64_t t[5];
+    for (int i = 0; i < 5; i++)
+        t[i] = mk_for(st, "t", "job");
+    mk_for(st, "other", "job"); /* same script name, other domain: not this record's */
+    mk_for(st, "t", "else");
+    assert_int_equal(claim(st, "w1", 10, 60000, NULL), 7);
+    apply(st, "w1", t[0], AG_TASK_SUCCEEDED, "{}", NULL, 0);
+    apply(st, "w1", t[1], AG_TASK_SUCCEEDED, "{}", NULL, 0);
+    apply(st, "w1", t[2], AG_TASK_DEAD, NULL, "boom: first", 0);
+    sleep_ms(3);
+    apply(st, "w1", t[3], AG_TASK_FAILED, NULL, "boom: second", ag_now_ms() + 600000);
+    /* t[4] keeps running */
+    assert_int_equal(st->ops->agent_stats(st, id, &s, &err), 0);
+    assert_int_equal(s.running, 1);
+    assert_int_equal(s.succeeded, 2);
+    assert_int_equal(s.failed, 2);
+    assert_non_null(s.last_error);
+    assert_string_equal(s.last_error, "boom: second");
+    assert_true(s.last_error_at > 0);
+    ag_agent_stats_clear(&s);
+
+    assert_int_equal(st->ops->agent_stats(st, 31337, &s, &err), AG_ENOTFOUND);
+}
+
+static void test_claim_skips_tasks_of_paused_agents(void **state)
+{
+    fixture_t *fx = *state;
+    ag_store_t *st = fx->st;
+    ag_err_t err;
+    int64_t paused = mk_agent(st, "t", "held", "job", "paused");
+    mk_agent(st, "t", "free", "else", "active");
+    int64_t held = mk_for(st, "t", "job");
+    int64_t other_domain = mk_for(st, "u", "job"); /* a paused record holds back its own domain only */
+    int64_t runs = mk_for(st, "t", "else");
+    int64_t no_record = mk_for(st, "t", "plain");  /* tasks without any record run as before */
+
+    ag_claim_t *c = NULL;
+    size_t n = claim(st, "w1", 10, 60000, &c);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(c[i].id != held);
+        assert_true(c[i].id == other_domain || c[i].id == runs || c[i].id == no_record);
+    }
+    ag_claims_free(c, n);
+    assert_int_equal(state_of(st, held), AG_TASK_QUEUED);
+    /* nothing is due while the only queued task is held: the workers can sleep */
+    int64_t due = -1;
+    assert_int_equal(st->ops->next_due(st, &due, &err), 0);
+    assert_int_equal(due, 0);
+    assert_int_equal(claim(st, "w1", 10, 60000, NULL), 0);
+
+    /* set back to active: claimed */
+    ag_agent_new_t n2 = {.name = "held", .domain = "t", .script = "job", .status = "active"};
+    ag_agent_t a;
+    int was_paused = 0;
+    assert_int_equal(st->ops->agent_replace(st, paused, &n2, &a, &was_paused, &err), 0);
+    assert_int_equal(was_paused, 1);
+    ag_agent_clear(&a);
+    assert_int_equal(st->ops->next_due(st, &due, &err), 0);
+    assert_true(due > 0);
+    assert_int_equal(claim(st, "w1", 10, 60000, &c), 1);
+    assert_int_equal(c[0].id, held);
+    ag_claims_free(c, 1);
+
+    /* a retry due (failed) is held back too; deleting the paused record releases it */
+    n2.status = "paused";
+    assert_int_equal(st->ops->agent_replace(st, paused, &n2, &a, NULL, &err), 0);
+    ag_agent_clear(&a);
+    apply(st, "w1", held, AG_TASK_FAILED, NULL, "try again", ag_now_ms() - 1);
+    assert_int_equal(claim(st, "w1", 10, 60000, NULL), 0);
+    assert_int_equal(state_of(st, held), AG_TASK_FAILED);
+    assert_int_equal(st->ops->agent_delete(st, paused, 0, &err), 0);
+    assert_int_equal(claim(st, "w1", 10, 60000, NULL), 1);
+    assert_int_equal(state_of(st, held), AG_TASK_RUNNING);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +1185,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kv_get_set_del, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_version_put_twice, setup, teardown),
         cmocka_unit_test(test_store_open_url_schemes),
+        cmocka_unit_test_setup_teardown(test_list_pages_newest_first_each_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_limit_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_dead_task_requeues_with_attempts_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_failed_task_runs_now, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_other_states_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_create_get_unique_per_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_list_filters_and_cursor_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_delete_with_running_tasks_needs_force, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_stats_counts_and_last_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_claim_skips_tasks_of_paused_agents, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_sqlite", tests, NULL, NULL);
 }

@@ -49,6 +49,19 @@ void ag_claims_free(ag_claim_t *c, size_t n)
     free(c);
 }
 
+void ag_events_free(ag_event_t *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(e[i].type);
+        free(e[i].domain);
+        free(e[i].from);
+        free(e[i].to);
+        free(e[i].detail);
+        free(e[i].data);
+    }
+    free(e);
+}
+
 void ag_task_events_free(ag_task_event_t *e, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -131,6 +131,14 @@ void ag_agent_stats_clear(ag_agent_stats_t *st);
 
 #define AG_AGENT_LIST_MAX 200
 
+/* One entry of the event log (table events): a task transition, or another engine event with data. */
+typedef struct ag_event_s {
+    int64_t id, task_id, at; /* task_id 0 when not a task event */
+    char *type, *domain, *from, *to, *detail, *data; /* data: JSON text or NULL */
+} ag_event_t;
+
+void ag_events_free(ag_event_t *e, size_t n);
+
 typedef struct ag_store_s ag_store_t;
 
 typedef struct ag_store_ops_s {
@@ -175,6 +183,13 @@ typedef struct ag_store_ops_s {
                      int64_t **cancel, size_t *ncancel, ag_err_t *err);
     /* Running tasks whose lease expired go back to queued, or dead when their attempts are spent. */
     int (*recover)(ag_store_t *s, size_t *recovered, ag_err_t *err);
+    /* The event log. events_after: up to limit events with id > after, oldest first (new array).
+     * event_add: appends a non-task event (data: JSON object text) and returns its id.
+     * events_last_id: the newest id, 0 when the log is empty. */
+    int (*events_after)(ag_store_t *s, int64_t after, int limit, ag_event_t **out, size_t *n, ag_err_t *err);
+    int (*event_add)(ag_store_t *s, const char *type, const char *domain, const char *data, int64_t *id,
+                     ag_err_t *err);
+    int (*events_last_id)(ag_store_t *s, int64_t *id, ag_err_t *err);
     /* Number of tasks in each state (counts[AG_TASK__NSTATES]), for queue-depth metrics. */
     int (*task_counts)(ag_store_t *s, int64_t *counts, ag_err_t *err);
     /* The earliest run_at of a task waiting to be claimed, or 0 when none. */

@@ -54,6 +54,9 @@ enum {
     ST_AGENT_DELETE,
     ST_AGENT_COUNTS,
     ST_AGENT_LAST_ERROR,
+    ST_EVENTS_AFTER,
+    ST_EVENT_ADD,
+    ST_EVENTS_LAST,
     ST__COUNT
 };
 
@@ -69,6 +72,10 @@ enum {
     "AND a.status = 'paused')"
 
 static const char *sql_text[ST__COUNT] = {
+    [ST_EVENTS_AFTER] = "SELECT id, type, domain, task_id, from_state, to_state, detail, data, at FROM events "
+                        "WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_EVENT_ADD] = "INSERT INTO events (type, domain, data, at) VALUES (?1, ?2, ?3, ?4)",
+    [ST_EVENTS_LAST] = "SELECT coalesce(max(id), 0) FROM events",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -83,7 +90,7 @@ static const char *sql_text[ST__COUNT] = {
                       "WHERE id = ?1 AND state IN ('pending', 'queued', 'failed', 'waiting') RETURNING " TASK_COLS,
     [ST_CANCEL_REQ] = "UPDATE tasks SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1 AND state = 'running' "
                       "RETURNING " TASK_COLS,
-    [ST_EVENTS] = "SELECT from_state, to_state, at, detail FROM task_events WHERE task_id = ?1 ORDER BY id",
+    [ST_EVENTS] = "SELECT from_state, to_state, at, detail FROM events WHERE task_id = ?1 ORDER BY id",
     [ST_OUTCOME] = "UPDATE tasks SET state = ?2, result = ?3, error = ?4, script_version = ?5, "
                    "run_at = coalesce(?6, run_at), finished_at = ?7, updated_at = ?8, lease_owner = NULL, "
                    "lease_until = NULL, cancel_requested = 0 WHERE id = ?1 AND state = 'running' AND lease_owner = ?9",
@@ -118,7 +125,7 @@ static const char *sql_text[ST__COUNT] = {
                  "error = NULL, finished_at = NULL, lease_owner = NULL, lease_until = NULL, cancel_requested = 0 "
                  "WHERE id = ?1 AND state IN ('dead', 'failed') RETURNING " TASK_COLS,
     /* The transition trigger wrote the dead/failed -> queued event; say why it happened. */
-    [ST_RETRY_NOTE] = "UPDATE task_events SET detail = ?2 WHERE id = (SELECT max(id) FROM task_events "
+    [ST_RETRY_NOTE] = "UPDATE events SET detail = ?2 WHERE id = (SELECT max(id) FROM events "
                       "WHERE task_id = ?1 AND to_state = 'queued')",
     [ST_AGENT_INSERT] = "INSERT INTO agents (name, domain, script, capabilities, tools, config, status, created_at, "
                         "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (domain, name) DO NOTHING "
@@ -707,6 +714,75 @@ fail:
     return rc;
 }
 
+/* ---- event log ------------------------------------------------------------------------------------------------ */
+
+static int sq_events_after(ag_store_t *_s, int64_t after, int limit, ag_event_t **out, size_t *n, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    sqlite3_stmt *st = stmt(s, ST_EVENTS_AFTER);
+    if (st == NULL)
+        return db_error(s, err, "prepare events after");
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int(st, 2, limit > 0 ? limit : 100);
+    size_t cap = 16, len = 0;
+    ag_event_t *ev = ag_xmalloc(cap * sizeof(*ev));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap)
+            ev = ag_xrealloc(ev, (cap *= 2) * sizeof(*ev));
+        ag_event_t *e = &ev[len++];
+        e->id = sqlite3_column_int64(st, 0);
+        e->type = col_str(st, 1);
+        e->domain = col_str(st, 2);
+        e->task_id = sqlite3_column_int64(st, 3);
+        e->from = col_str(st, 4);
+        e->to = col_str(st, 5);
+        e->detail = col_str(st, 6);
+        e->data = col_str(st, 7);
+        e->at = sqlite3_column_int64(st, 8);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        ag_events_free(ev, len);
+        return db_error(s, err, "events after");
+    }
+    *out = ev;
+    *n = len;
+    return 0;
+}
+
+static int sq_event_add(ag_store_t *_s, const char *type, const char *domain, const char *data, int64_t *id,
+                        ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    sqlite3_stmt *st = stmt(s, ST_EVENT_ADD);
+    if (st == NULL)
+        return db_error(s, err, "prepare event add");
+    bind_text(st, 1, type);
+    bind_text(st, 2, domain);
+    bind_text(st, 3, data ? data : "{}");
+    sqlite3_bind_int64(st, 4, ag_now_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, "event add");
+    if (id)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+static int sq_events_last_id(ag_store_t *_s, int64_t *id, ag_err_t *err)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    sqlite3_stmt *st = stmt(s, ST_EVENTS_LAST);
+    if (st == NULL)
+        return db_error(s, err, "prepare events last");
+    int rc = sqlite3_step(st);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, err, "events last");
+}
+
 static int sq_task_counts(ag_store_t *_s, int64_t *counts, ag_err_t *err)
 {
     sqlite_store_t *s = (sqlite_store_t *)_s;
@@ -1138,6 +1214,9 @@ LOCKED(sq_task_create, (ag_store_t * s, const ag_task_new_t *n, ag_task_t *out, 
 LOCKED(sq_task_create_batch,
        (ag_store_t * s, const ag_task_new_t *n, size_t count, ag_task_t *out, int *existed, int *rcs, ag_err_t *err),
        (s, n, count, out, existed, rcs, err))
+LOCKED(sq_event_add,
+       (ag_store_t * s, const char *type, const char *domain, const char *data, int64_t *id, ag_err_t *err),
+       (s, type, domain, data, id, err))
 LOCKED(sq_task_execute, (ag_store_t * s, int64_t id, ag_task_t *out, ag_err_t *err), (s, id, out, err))
 LOCKED(sq_task_cancel, (ag_store_t * s, int64_t id, ag_task_t *out, int *requested, ag_err_t *err),
        (s, id, out, requested, err))
@@ -1181,6 +1260,9 @@ static const ag_store_ops_t sqlite_ops = {
     .recover = sq_recover_locked,
     .next_due = sq_next_due,
     .task_counts = sq_task_counts,
+    .events_after = sq_events_after,
+    .event_add = sq_event_add_locked,
+    .events_last_id = sq_events_last_id,
     .kv_get = sq_kv_get,
     .kv_set = sq_kv_set_locked,
     .kv_del = sq_kv_del_locked,

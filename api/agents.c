@@ -85,10 +85,7 @@ static int parse_body(ag_http_ctx_t *c, ag_agent_req_t *r)
 {
     if (ag_rt_parse_agent(c->w->rt, c->req->entity.base, c->req->entity.len, r) == 0)
         return 0;
-    if (r->http_status >= 500)
-        AG_LOG(AG_LOG_ERROR, "agent body failed request_id=%s error=%s", c->request_id, r->message);
-    ag_http_send_error(c, r->http_status, r->code, r->http_status >= 500 ? "internal error" : r->message,
-                       r->details);
+    ag_http_send_body_error(c, &r->err);
     ag_agent_req_clear(r);
     return -1;
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "../engine/log.h"
+#include "../engine/lua/request.h"
 #include "../engine/metrics.h"
 
 #define AG_LOG_MODULE "access"
@@ -122,6 +123,16 @@ void ag_http_send_error(ag_http_ctx_t *c, int status, const char *code, const ch
     ag_buf_puts(&b, "}");
     ag_http_send_json(c, status, b.data, b.len);
     ag_buf_free(&b);
+}
+
+void ag_http_send_body_error(ag_http_ctx_t *c, const ag_body_error_t *e)
+{
+    if (e->status >= 500) {
+        AG_LOG(AG_LOG_ERROR, "request body failed request_id=%s error=%s", c->request_id, e->message);
+        ag_http_send_error(c, 500, "internal", "internal error; the request id is in the server log", NULL);
+        return;
+    }
+    ag_http_send_error(c, e->status, e->code, e->message, e->details);
 }
 
 int ag_http_query_num(h2o_req_t *req, const char *name, double lo, double hi, double *out)

@@ -34,6 +34,9 @@ void ag_http_send_json(ag_http_ctx_t *c, int status, const char *body, size_t le
 void ag_http_send(ag_http_ctx_t *c, int status, const char *content_type, const char *body, size_t len);
 /* Sends {"error":{"code","message","details"},"request_id"}; details is JSON text or NULL. */
 void ag_http_send_error(ag_http_ctx_t *c, int status, const char *code, const char *message, const char *details);
+/* Answers a refused request body (engine/lua/request.h); a 500 is logged with its cause, never shown. */
+struct ag_body_error_s;
+void ag_http_send_body_error(ag_http_ctx_t *c, const struct ag_body_error_s *e);
 /* Parses query parameter name as a number in [lo, hi]: 1 found, 0 absent, -1 malformed or out of range. */
 int ag_http_query_num(h2o_req_t *req, const char *name, double lo, double hi, double *out);
 /* Copies query parameter name, URL-decoded (%XX and '+'), NUL-terminated into buf: 1 found (the first

@@ -152,9 +152,7 @@ void ag_api_tasks_create(ag_http_ctx_t *c)
     ag_worker_t *w = c->w;
     ag_create_req_t r;
     if (ag_rt_parse_create(w->rt, c->req->entity.base, c->req->entity.len, &r) != 0) {
-        if (r.status >= 500)
-            AG_LOG(AG_LOG_ERROR, "create failed request_id=%s error=%s", c->request_id, r.message);
-        ag_http_send_error(c, r.status, r.code, r.status >= 500 ? "internal error" : r.message, r.details);
+        ag_http_send_body_error(c, &r.err);
         ag_create_req_clear(&r);
         return;
     }

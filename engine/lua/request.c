@@ -8,14 +8,64 @@
 #include "../json_scan.h"
 #include "runtime_int.h"
 
-static int user_error(lua_State *L, ag_create_req_t *r, int status, const char *code, const char *fmt,
-                      const char *arg)
+int ag_body_fail(lua_State *L, ag_body_error_t *e, int status, const char *code, const char *fmt, const char *arg)
 {
-    r->status = status;
-    r->code = code;
-    snprintf(r->message, sizeof(r->message), fmt, arg);
+    e->status = status;
+    e->code = code;
+    snprintf(e->message, sizeof(e->message), fmt, arg);
     lua_settop(L, 0);
     return 0;
+}
+
+#define user_error(L, r, status, code, fmt, arg) ag_body_fail((L), &(r)->err, (status), (code), (fmt), (arg))
+
+int ag_lua_body_object(lua_State *L, ag_body_error_t *e)
+{
+    size_t blen;
+    const char *body = lua_tolstring(L, 2, &blen);
+    ag_rt_t *rt = ag_rt_of(L);
+    lua_settop(L, 2);
+    size_t i = ag_json_skip_ws(body, 0, blen);
+    if (i == blen)
+        return ag_body_fail(L, e, 400, "bad_json", "%s", "the body is empty; expected a JSON object"), -1;
+    if (!ag_utf8_valid(body, blen))
+        return ag_body_fail(L, e, 400, "bad_json", "%s", "the body is not valid UTF-8"), -1;
+    if (memchr(body, '\0', blen) != NULL) /* cjson would stop reading at it */
+        return ag_body_fail(L, e, 400, "bad_json", "%s", "the body contains a NUL byte"), -1;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->decode_ref);
+    lua_pushvalue(L, 2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        char m[300];
+        snprintf(m, sizeof(m), "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+        return ag_body_fail(L, e, 400, "bad_json", "the body is not valid JSON: %s", m), -1;
+    }
+    if (body[i] != '{' || !lua_istable(L, 3))
+        return ag_body_fail(L, e, 400, "bad_json", "%s", "the body must be a JSON object"), -1;
+    return 0;
+}
+
+int ag_rt_run_parser(ag_rt_t *rt, lua_CFunction parser, void *out, ag_body_error_t *e, const char *body, size_t len)
+{
+    lua_State *L = ag_rt_lua(rt);
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, parser);
+    lua_pushlightuserdata(L, out);
+    lua_pushlstring(L, body ? body : "", len);
+    int rc = lua_pcall(L, 2, 0, 0);
+    if (rc != LUA_OK) {
+        e->status = 500;
+        e->code = "internal";
+        snprintf(e->message, sizeof(e->message), "%s",
+                 rc == LUA_ERRMEM ? "not enough memory" : lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+    }
+    lua_settop(L, top);
+    return e->status;
+}
+
+void ag_body_error_clear(ag_body_error_t *e)
+{
+    free(e->details);
+    memset(e, 0, sizeof(*e));
 }
 
 static int is_null(lua_State *L, int idx, ag_rt_t *rt)
@@ -47,27 +97,9 @@ static int l_parse(lua_State *L)
     size_t blen;
     const char *body = lua_tolstring(L, 2, &blen);
     ag_rt_t *rt = ag_rt_of(L);
-    lua_settop(L, 2);
 
-    size_t i = 0;
-    while (i < blen && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
-        i++;
-    if (i == blen)
-        return user_error(L, r, 400, "bad_json", "%s", "the body is empty; expected a JSON object");
-    if (!ag_utf8_valid(body, blen))
-        return user_error(L, r, 400, "bad_json", "%s", "the body is not valid UTF-8");
-    if (memchr(body, '\0', blen) != NULL) /* cjson would stop reading at it */
-        return user_error(L, r, 400, "bad_json", "%s", "the body contains a NUL byte");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->decode_ref);
-    lua_pushvalue(L, 2);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        char m[300];
-        snprintf(m, sizeof(m), "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
-        return user_error(L, r, 400, "bad_json", "the body is not valid JSON: %s", m);
-    }
-    if (body[i] != '{' || !lua_istable(L, 3))
-        return user_error(L, r, 400, "bad_json", "%s", "the body must be a JSON object");
-
+    if (ag_lua_body_object(L, &r->err) != 0)
+        return 0;
     /* type */
     lua_getfield(L, 3, "type"); /* 4 */
     size_t tlen = 0;
@@ -137,7 +169,7 @@ static int l_parse(lua_State *L)
             lua_rawgeti(L, LUA_REGISTRYINDEX, rt->encode_ref);
             lua_pushvalue(L, 13);
             lua_call(L, 1, 1);
-            r->details = ag_xstrdup(lua_tostring(L, -1));
+            r->err.details = ag_xstrdup(lua_tostring(L, -1));
             char m[300];
             snprintf(m, sizeof(m), "input does not match the schema of %s", type);
             return user_error(L, r, 422, "validation_failed", "%s", m);
@@ -165,21 +197,8 @@ static int l_parse(lua_State *L)
 
 int ag_rt_parse_create(ag_rt_t *rt, const char *body, size_t len, ag_create_req_t *out)
 {
-    lua_State *L = ag_rt_lua(rt);
     memset(out, 0, sizeof(*out));
-    int top = lua_gettop(L);
-    lua_pushcfunction(L, l_parse);
-    lua_pushlightuserdata(L, out);
-    lua_pushlstring(L, body ? body : "", len);
-    int rc = lua_pcall(L, 2, 0, 0);
-    if (rc != LUA_OK) {
-        out->status = 500;
-        out->code = "internal";
-        snprintf(out->message, sizeof(out->message), "%s",
-                 rc == LUA_ERRMEM ? "not enough memory" : lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
-    }
-    lua_settop(L, top);
-    return out->status;
+    return ag_rt_run_parser(rt, l_parse, out, &out->err, body, len);
 }
 
 void ag_create_req_clear(ag_create_req_t *r)
@@ -189,6 +208,6 @@ void ag_create_req_clear(ag_create_req_t *r)
     free(r->agent);
     free(r->input);
     free(r->idempotency_key);
-    free(r->details);
+    ag_body_error_clear(&r->err);
     memset(r, 0, sizeof(*r));
 }

@@ -16,15 +16,7 @@
 
 #define NAME_MAX_CHARS 100
 
-static int user_error(lua_State *L, ag_agent_req_t *r, int status, const char *code, const char *fmt,
-                      const char *arg)
-{
-    r->http_status = status;
-    r->code = code;
-    snprintf(r->message, sizeof(r->message), fmt, arg);
-    lua_settop(L, 0);
-    return 0;
-}
+#define user_error(L, r, status, code, fmt, arg) ag_body_fail((L), &(r)->err, (status), (code), (fmt), (arg))
 
 static int is_null(lua_State *L, int idx, ag_rt_t *rt)
 {
@@ -104,20 +96,8 @@ static int l_parse(lua_State *L)
     ag_rt_t *rt = ag_rt_of(L);
     lua_settop(L, 2);
 
-    size_t i = ag_json_skip_ws(body, 0, blen);
-    if (i == blen)
-        return user_error(L, r, 400, "bad_json", "%s", "the body is empty; expected a JSON object");
-    if (!ag_utf8_valid(body, blen))
-        return user_error(L, r, 400, "bad_json", "%s", "the body is not valid UTF-8");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->decode_ref);
-    lua_pushvalue(L, 2);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) { /* 3: the body */
-        char m[300];
-        snprintf(m, sizeof(m), "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
-        return user_error(L, r, 400, "bad_json", "the body is not valid JSON: %s", m);
-    }
-    if (body[i] != '{' || !lua_istable(L, 3))
-        return user_error(L, r, 400, "bad_json", "%s", "the body must be a JSON object");
+    if (ag_lua_body_object(L, &r->err) != 0)
+        return 0;
 
     size_t vs, vl, sl;
     /* name */
@@ -198,7 +178,7 @@ static int l_parse(lua_State *L)
                  r->domain);
         ag_buf_json_strz(&d, m);
         ag_buf_puts(&d, "}]");
-        snprintf(r->message, sizeof(r->message), "unknown domain '%.100s'", r->domain);
+        snprintf(r->err.message, sizeof(r->err.message), "unknown domain '%.100s'", r->domain);
     } else if (ag_snapshot_find(snap, r->domain, "agents", r->script) == NULL) {
         ag_buf_puts(&d, "[{\"field\":\"script\",\"message\":");
         char m[300];
@@ -206,14 +186,14 @@ static int l_parse(lua_State *L)
                  r->script);
         ag_buf_json_strz(&d, m);
         ag_buf_puts(&d, "}]");
-        snprintf(r->message, sizeof(r->message), "the agent script '%.100s' does not exist in domain '%.100s'",
+        snprintf(r->err.message, sizeof(r->err.message), "the agent script '%.100s' does not exist in domain '%.100s'",
                  r->script, r->domain);
     }
     ag_snapshot_release(snap);
     if (d.len > 0) {
-        r->http_status = 422;
-        r->code = "validation_failed";
-        r->details = ag_buf_steal(&d);
+        r->err.status = 422;
+        r->err.code = "validation_failed";
+        r->err.details = ag_buf_steal(&d);
     }
     ag_buf_free(&d);
     return 0;
@@ -221,21 +201,8 @@ static int l_parse(lua_State *L)
 
 int ag_rt_parse_agent(ag_rt_t *rt, const char *body, size_t len, ag_agent_req_t *out)
 {
-    lua_State *L = ag_rt_lua(rt);
     memset(out, 0, sizeof(*out));
-    int top = lua_gettop(L);
-    lua_pushcfunction(L, l_parse);
-    lua_pushlightuserdata(L, out);
-    lua_pushlstring(L, body ? body : "", len);
-    int rc = lua_pcall(L, 2, 0, 0);
-    if (rc != LUA_OK) {
-        out->http_status = 500;
-        out->code = "internal";
-        snprintf(out->message, sizeof(out->message), "%s",
-                 rc == LUA_ERRMEM ? "not enough memory" : lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
-    }
-    lua_settop(L, top);
-    return out->http_status;
+    return ag_rt_run_parser(rt, l_parse, out, &out->err, body, len);
 }
 
 ag_agent_new_t ag_agent_req_new(const ag_agent_req_t *r)
@@ -254,6 +221,6 @@ void ag_agent_req_clear(ag_agent_req_t *r)
     free(r->tools);
     free(r->config);
     free(r->status);
-    free(r->details);
+    ag_body_error_clear(&r->err);
     memset(r, 0, sizeof(*r));
 }

@@ -7,19 +7,16 @@
 #define AG_REQUEST_AGENTS_H
 
 #include "../store.h"
+#include "request.h"
 #include "runtime.h"
 
 typedef struct ag_agent_req_s {
     /* on success: new strings; capabilities/tools/config are canonical JSON texts */
     char *name, *domain, *script, *capabilities, *tools, *config, *status;
-    /* on failure */
-    int http_status;  /* 400 or 422 (500 when the state itself failed) */
-    const char *code; /* bad_json, bad_request, validation_failed, internal */
-    char message[512];
-    char *details; /* JSON array text [{field, message}], or NULL */
+    ag_body_error_t err;
 } ag_agent_req_t;
 
-/* 0 and out filled, or an HTTP status with out->code/message/details. out is cleared first. */
+/* 0 and out filled, or an HTTP status with out->err. out is cleared first. */
 int ag_rt_parse_agent(ag_rt_t *rt, const char *body, size_t len, ag_agent_req_t *out);
 /* The fields as the store takes them (borrowed from r). */
 ag_agent_new_t ag_agent_req_new(const ag_agent_req_t *r);

@@ -1187,9 +1187,9 @@ static void test_parse_create_bad_json(void **state)
     const char *bodies[] = {"{not json", "", "   ", "{\"type\": \"t.ok\",}", "\xff\xfe{}", "nul"};
     for (size_t i = 0; i < sizeof(bodies) / sizeof(*bodies); i++) {
         assert_int_equal(parse(fx, bodies[i], &req), 400);
-        assert_int_equal(req.status, 400);
-        assert_string_equal(req.code, "bad_json");
-        assert_true(req.message[0] != '\0');
+        assert_int_equal(req.err.status, 400);
+        assert_string_equal(req.err.code, "bad_json");
+        assert_true(req.err.message[0] != '\0');
         ag_create_req_clear(&req);
     }
     assert_int_equal(lua_gettop(ag_rt_lua(fx->rt)), 0); /* nothing left on the stack */
@@ -1202,8 +1202,8 @@ static void test_parse_create_array_body(void **state)
     const char *bodies[] = {"[1,2]", "[]", "\"t.ok\"", "42", "null"};
     for (size_t i = 0; i < sizeof(bodies) / sizeof(*bodies); i++) {
         assert_int_equal(parse(fx, bodies[i], &req), 400);
-        assert_string_equal(req.code, "bad_json");
-        assert_non_null(strstr(req.message, "JSON object"));
+        assert_string_equal(req.err.code, "bad_json");
+        assert_non_null(strstr(req.err.message, "JSON object"));
         ag_create_req_clear(&req);
     }
 }
@@ -1226,10 +1226,10 @@ static void test_parse_create_bad_request_fields(void **state)
         int st = parse(fx, bodies[i][0], &req);
         if (st != 400)
             fail_msg("body %s: status %d (%s %s), expected 400 bad_request", bodies[i][0], st,
-                     req.code ? req.code : "-", req.message);
-        assert_string_equal(req.code, "bad_request");
-        if (strstr(req.message, bodies[i][1]) == NULL)
-            fail_msg("body %s: message '%s' does not name %s", bodies[i][0], req.message, bodies[i][1]);
+                     req.err.code ? req.err.code : "-", req.err.message);
+        assert_string_equal(req.err.code, "bad_request");
+        if (strstr(req.err.message, bodies[i][1]) == NULL)
+            fail_msg("body %s: message '%s' does not name %s", bodies[i][0], req.err.message, bodies[i][1]);
         ag_create_req_clear(&req);
     }
 }
@@ -1247,7 +1247,7 @@ static void test_parse_create_array_input(void **state)
         fail_msg("input [1, 2] accepted (status %d, input %s); expected 400 bad_request 'input: must be a JSON object'",
                  st, got);
     }
-    assert_string_equal(req.code, "bad_request");
+    assert_string_equal(req.err.code, "bad_request");
     ag_create_req_clear(&req);
 }
 
@@ -1256,12 +1256,12 @@ static void test_parse_create_unknown_type(void **state)
     fixture_t *fx = *state;
     ag_create_req_t req;
     assert_int_equal(parse(fx, "{\"type\": \"t.nope\", \"input\": {}}", &req), 422);
-    assert_string_equal(req.code, "unknown_task_type");
-    assert_non_null(strstr(req.message, "t.nope"));
+    assert_string_equal(req.err.code, "unknown_task_type");
+    assert_non_null(strstr(req.err.message, "t.nope"));
     assert_null(req.type);
     ag_create_req_clear(&req);
     assert_int_equal(parse(fx, "{\"type\": \"nodomain\"}", &req), 422);
-    assert_string_equal(req.code, "unknown_task_type");
+    assert_string_equal(req.err.code, "unknown_task_type");
     ag_create_req_clear(&req);
 }
 
@@ -1272,19 +1272,19 @@ static void test_parse_create_validation_failed(void **state)
     ag_create_req_t req;
     assert_int_equal(parse(fx, "{\"type\": \"t.val\", \"input\": {\"email\": \"not-an-email\", \"count\": -1}}", &req),
                      422);
-    assert_string_equal(req.code, "validation_failed");
-    assert_non_null(strstr(req.message, "t.val"));
-    assert_non_null(req.details);
-    assert_true(req.details[0] == '[');
-    assert_non_null(strstr(req.details, "\"field\":\"email\""));
-    assert_non_null(strstr(req.details, "\"field\":\"name\""));
-    assert_non_null(strstr(req.details, "\"field\":\"count\""));
-    assert_non_null(strstr(req.details, "\"message\":"));
+    assert_string_equal(req.err.code, "validation_failed");
+    assert_non_null(strstr(req.err.message, "t.val"));
+    assert_non_null(req.err.details);
+    assert_true(req.err.details[0] == '[');
+    assert_non_null(strstr(req.err.details, "\"field\":\"email\""));
+    assert_non_null(strstr(req.err.details, "\"field\":\"name\""));
+    assert_non_null(strstr(req.err.details, "\"field\":\"count\""));
+    assert_non_null(strstr(req.err.details, "\"message\":"));
     ag_create_req_clear(&req);
     /* missing input validates as {} */
     assert_int_equal(parse(fx, "{\"type\": \"t.val\"}", &req), 422);
-    assert_string_equal(req.code, "validation_failed");
-    assert_non_null(strstr(req.details, "\"field\":\"email\""));
+    assert_string_equal(req.err.code, "validation_failed");
+    assert_non_null(strstr(req.err.details, "\"field\":\"email\""));
     ag_create_req_clear(&req);
 }
 
@@ -1297,7 +1297,7 @@ static void test_parse_create_ok(void **state)
                        " \"priority\": 5, \"execute\": true, \"idempotency_key\": \"k1\","
                        " \"run_at\": \"2030-01-02T03:04:05Z\"}";
     assert_int_equal(parse(fx, body, &req), 0);
-    assert_int_equal(req.status, 0);
+    assert_int_equal(req.err.status, 0);
     assert_string_equal(req.type, "t.val");
     assert_string_equal(req.domain, "t");
     assert_string_equal(req.agent, "val");
@@ -1308,7 +1308,7 @@ static void test_parse_create_ok(void **state)
     assert_int_equal(req.run_at, 1893553445000LL);
     /* the input is stored exactly as the client sent it */
     assert_string_equal(req.input, "{\"email\": \"a@b.example\", \"name\": \"Ann\", \"count\": 3}");
-    assert_null(req.details);
+    assert_null(req.err.details);
     ag_create_req_clear(&req);
     /* max_attempts from the request wins */
     assert_int_equal(parse(fx, "{\"type\": \"t.ok\", \"max_attempts\": 9, \"input\": null}", &req), 0);

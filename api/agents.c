@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "../engine/events.h"
 #include "../engine/log.h"
 #include "../engine/lua/request_agents.h"
 #include "http.h"
@@ -58,28 +59,6 @@ static void send_agent(ag_http_ctx_t *c, int status, const ag_agent_t *a, const 
     ag_buf_free(&b);
 }
 
-/* Maps a store failure to a response; internal errors are logged with the request id, never shown. */
-static void send_store_error(ag_http_ctx_t *c, int rc, const ag_err_t *err)
-{
-    switch (rc) {
-    case AG_ENOTFOUND:
-        ag_http_send_error(c, 404, "not_found", err->msg, NULL);
-        return;
-    case AG_EEXIST:
-        ag_http_send_error(c, 409, "conflict", err->msg, NULL);
-        return;
-    case AG_ESTATE:
-        ag_http_send_error(c, 409, "invalid_state", err->msg, NULL);
-        return;
-    case AG_EINVAL:
-        ag_http_send_error(c, 400, "bad_request", err->msg, NULL);
-        return;
-    default:
-        AG_LOG(AG_LOG_ERROR, "store error request_id=%s error=%s", c->request_id, err->msg);
-        ag_http_send_error(c, 500, "internal", "internal error; the request id is in the server log", NULL);
-    }
-}
-
 /* Parses the body; on failure answers and returns -1. */
 static int parse_body(ag_http_ctx_t *c, ag_agent_req_t *r)
 {
@@ -122,7 +101,7 @@ void ag_api_agents_list(ag_http_ctx_t *c)
     int rc = c->w->store->ops->agent_list(c->w->store, has_domain ? domain : NULL, has_status ? status : NULL,
                                           has_cursor ? cursor : NULL, (int)limit, &items, &n, &next, &err);
     if (rc != 0) {
-        send_store_error(c, rc, &err);
+        ag_http_send_store_error(c, rc, &err);
         return;
     }
     ag_buf_t b;
@@ -142,6 +121,24 @@ void ag_api_agents_list(ag_http_ctx_t *c)
     free(next);
 }
 
+/* agent.created / agent.updated / agent.deleted in the event log (GET /api/v1/events, webhooks). */
+static void emit_agent_event(ag_http_ctx_t *c, const char *type, const ag_agent_t *a)
+{
+    ag_buf_t b;
+    ag_buf_init(&b);
+    ag_buf_printf(&b, "{\"id\":%lld,\"name\":", (long long)a->id);
+    ag_buf_json_strz(&b, a->name);
+    ag_buf_puts(&b, ",\"domain\":");
+    ag_buf_json_strz(&b, a->domain);
+    ag_buf_puts(&b, ",\"script\":");
+    ag_buf_json_strz(&b, a->script);
+    ag_buf_puts(&b, ",\"status\":");
+    ag_buf_json_strz(&b, a->status);
+    ag_buf_putc(&b, '}');
+    ag_event_emit(c->w->store, type, a->domain, b.data);
+    ag_buf_free(&b);
+}
+
 void ag_api_agents_create(ag_http_ctx_t *c)
 {
     ag_agent_req_t r;
@@ -152,10 +149,11 @@ void ag_api_agents_create(ag_http_ctx_t *c)
     ag_err_t err;
     int rc = c->w->store->ops->agent_create(c->w->store, &n, &a, &err);
     if (rc != 0) {
-        send_store_error(c, rc, &err);
+        ag_http_send_store_error(c, rc, &err);
     } else {
         AG_LOG(AG_LOG_INFO, "agent created id=%lld domain=%s name=%s script=%s status=%s request_id=%s",
                (long long)a.id, a.domain, a.name, a.script, a.status, c->request_id);
+        emit_agent_event(c, "agent.created", &a);
         send_agent(c, 201, &a, NULL);
         ag_agent_clear(&a);
     }
@@ -170,11 +168,11 @@ void ag_api_agents_get(ag_http_ctx_t *c)
     ag_err_t err;
     int rc = s->ops->agent_get(s, c->id, &a, &err);
     if (rc != 0) {
-        send_store_error(c, rc, &err);
+        ag_http_send_store_error(c, rc, &err);
         return;
     }
     if ((rc = s->ops->agent_stats(s, c->id, &st, &err)) != 0) {
-        send_store_error(c, rc, &err); /* a delete in between: 404 */
+        ag_http_send_store_error(c, rc, &err); /* a delete in between: 404 */
         ag_agent_clear(&a);
         return;
     }
@@ -194,13 +192,14 @@ void ag_api_agents_replace(ag_http_ctx_t *c)
     int was_paused = 0;
     int rc = c->w->store->ops->agent_replace(c->w->store, c->id, &n, &a, &was_paused, &err);
     if (rc != 0) {
-        send_store_error(c, rc, &err);
+        ag_http_send_store_error(c, rc, &err);
     } else {
         AG_LOG(AG_LOG_INFO, "agent replaced id=%lld domain=%s name=%s script=%s status=%s request_id=%s",
                (long long)a.id, a.domain, a.name, a.script, a.status, c->request_id);
         /* The tasks this record held back (its old script, or the same one now active) may run. */
         if (was_paused)
             ag_engine_notify_queued(c->w->eng);
+        emit_agent_event(c, "agent.updated", &a);
         send_agent(c, 200, &a, NULL);
         ag_agent_clear(&a);
     }
@@ -216,12 +215,21 @@ void ag_api_agents_delete(ag_http_ctx_t *c)
         return;
     }
     ag_err_t err;
+    /* What the agent.deleted event carries; a record that is gone already fails the delete below. */
+    ag_agent_t old;
+    int have_old = c->w->store->ops->agent_get(c->w->store, c->id, &old, &err) == 0;
     int rc = c->w->store->ops->agent_delete(c->w->store, c->id, has_force && strcmp(force, "true") == 0, &err);
     if (rc != 0) {
-        send_store_error(c, rc, &err);
+        if (have_old)
+            ag_agent_clear(&old);
+        ag_http_send_store_error(c, rc, &err);
         return;
     }
     AG_LOG(AG_LOG_INFO, "agent deleted id=%lld request_id=%s", (long long)c->id, c->request_id);
+    if (have_old) {
+        emit_agent_event(c, "agent.deleted", &old);
+        ag_agent_clear(&old);
+    }
     ag_engine_notify_queued(c->w->eng); /* it may have been paused: its tasks can run now */
     ag_http_send_json(c, 204, "", 0);
 }

@@ -45,20 +45,7 @@ void ag_api_health(ag_http_ctx_t *c)
         ag_buf_putc(&b, '"');
     }
     ag_buf_puts(&b, "],\"errors\":[");
-    first = 1;
-    for (size_t i = 0; i < snap->n; i++) {
-        const ag_script_t *sc = &snap->items[i];
-        if (sc->error == NULL)
-            continue;
-        ag_buf_puts(&b, first ? "{\"file\":" : ",{\"file\":");
-        first = 0;
-        ag_buf_json_strz(&b, sc->path);
-        ag_buf_printf(&b, ",\"line\":%d,\"message\":", sc->error_line);
-        ag_buf_json_strz(&b, sc->error);
-        ag_buf_puts(&b, ",\"serving\":");
-        ag_buf_json_strz(&b, sc->source ? sc->hash : NULL);
-        ag_buf_putc(&b, '}');
-    }
+    ag_script_errors_json(&b, snap, "file");
     ag_buf_puts(&b, "]}}}");
     ag_snapshot_release(snap);
     ag_http_send_json(c, store_ok ? 200 : 503, b.data, b.len);

@@ -87,7 +87,7 @@ void ag_http_send_json(ag_http_ctx_t *c, int status, const char *body, size_t le
     ag_http_send(c, status, "application/json", body, len);
 }
 
-void ag_http_send(ag_http_ctx_t *c, int status, const char *content_type, const char *body, size_t len)
+void ag_http_start(ag_http_ctx_t *c, int status, const char *content_type)
 {
     h2o_req_t *req = c->req;
     c->responded = 1;
@@ -104,8 +104,13 @@ void ag_http_send(ag_http_ctx_t *c, int status, const char *content_type, const 
     }
     access_log(c, status);
     record_metrics(c, status);
-    req->res.content_length = len;
-    h2o_send_inline(req, body, len);
+}
+
+void ag_http_send(ag_http_ctx_t *c, int status, const char *content_type, const char *body, size_t len)
+{
+    ag_http_start(c, status, content_type);
+    c->req->res.content_length = len;
+    h2o_send_inline(c->req, body, len);
 }
 
 void ag_http_send_error(ag_http_ctx_t *c, int status, const char *code, const char *message, const char *details)
@@ -123,6 +128,27 @@ void ag_http_send_error(ag_http_ctx_t *c, int status, const char *code, const ch
     ag_buf_puts(&b, "}");
     ag_http_send_json(c, status, b.data, b.len);
     ag_buf_free(&b);
+}
+
+void ag_http_send_store_error(ag_http_ctx_t *c, int rc, const ag_err_t *err)
+{
+    switch (rc) {
+    case AG_ENOTFOUND:
+        ag_http_send_error(c, 404, "not_found", err->msg, NULL);
+        return;
+    case AG_EEXIST:
+        ag_http_send_error(c, 409, "conflict", err->msg, NULL);
+        return;
+    case AG_ESTATE:
+        ag_http_send_error(c, 409, "invalid_state", err->msg, NULL);
+        return;
+    case AG_EINVAL:
+        ag_http_send_error(c, 400, "bad_request", err->msg, NULL);
+        return;
+    default:
+        AG_LOG(AG_LOG_ERROR, "store error request_id=%s error=%s", c->request_id, err->msg);
+        ag_http_send_error(c, 500, "internal", "internal error; the request id is in the server log", NULL);
+    }
 }
 
 void ag_http_send_body_error(ag_http_ctx_t *c, const ag_body_error_t *e)

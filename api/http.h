@@ -32,8 +32,15 @@ void ag_http_add_header(ag_http_ctx_t *c, const char *name, const char *value);
 void ag_http_send_json(ag_http_ctx_t *c, int status, const char *body, size_t len);
 /* The same with another Content-Type (a static string: h2o keeps the pointer). */
 void ag_http_send(ag_http_ctx_t *c, int status, const char *content_type, const char *body, size_t len);
+/* The start of every response: sets the status, Content-Type (a static string), X-Request-Id and the CORS
+ * headers when allowed, and writes the access log and metrics (once per request). ag_http_send calls it;
+ * a streaming handler calls it before h2o_start_response. */
+void ag_http_start(ag_http_ctx_t *c, int status, const char *content_type);
 /* Sends {"error":{"code","message","details"},"request_id"}; details is JSON text or NULL. */
 void ag_http_send_error(ag_http_ctx_t *c, int status, const char *code, const char *message, const char *details);
+/* Maps a store failure to a response: AG_ENOTFOUND 404, AG_EEXIST 409 conflict, AG_ESTATE 409
+ * invalid_state, AG_EINVAL 400; anything else is a 500, logged with its cause and the request id. */
+void ag_http_send_store_error(ag_http_ctx_t *c, int rc, const ag_err_t *err);
 /* Answers a refused request body (engine/lua/request.h); a 500 is logged with its cause, never shown. */
 struct ag_body_error_s;
 void ag_http_send_body_error(ag_http_ctx_t *c, const struct ag_body_error_s *e);
@@ -51,17 +58,34 @@ void ag_api_tasks_execute(ag_http_ctx_t *c);
 void ag_api_tasks_cancel(ag_http_ctx_t *c);
 void ag_api_tasks_events(ag_http_ctx_t *c);
 void ag_api_health(ag_http_ctx_t *c);
+/* The {<path_key>, line, message, serving} objects of snap's scripts with errors, comma-separated
+ * (api/scripts.c; health calls the path "file", /scripts "path"). */
+void ag_script_errors_json(ag_buf_t *b, const ag_snapshot_t *snap, const char *path_key);
 void ag_api_metrics(ag_http_ctx_t *c);
 void ag_api_tasks_list(ag_http_ctx_t *c);  /* GET /api/v1/tasks */
 void ag_api_tasks_retry(ag_http_ctx_t *c); /* POST /api/v1/tasks/{id}/retry */
 void ag_api_scripts_list(ag_http_ctx_t *c);   /* GET /api/v1/scripts (api/scripts.c) */
 void ag_api_scripts_reload(ag_http_ctx_t *c); /* POST /api/v1/scripts/reload */
 void ag_api_openapi(ag_http_ctx_t *c); /* api/openapi.c */
+void ag_api_events(ag_http_ctx_t *c);  /* GET /api/v1/events: Server-Sent Events (api/events.c) */
+/* Ends w's event streams (the final chunk), on w's thread when the engine stops. */
+void ag_api_events_close(ag_worker_t *w);
 /* /api/v1/agents (api/agents.c) */
 void ag_api_agents_list(ag_http_ctx_t *c);
 void ag_api_agents_create(ag_http_ctx_t *c);
 void ag_api_agents_get(ag_http_ctx_t *c);
 void ag_api_agents_replace(ag_http_ctx_t *c);
 void ag_api_agents_delete(ag_http_ctx_t *c);
+/* The task object of docs/api.md (api/tasks.c), for other resources that answer with a task. */
+void ag_api_task_json(ag_buf_t *b, const ag_task_t *t);
+/* Webhooks (api/webhooks.c): incoming (signed, public for JWT) and /api/v1/webhook-subscriptions. */
+void ag_api_webhook_task_status(ag_http_ctx_t *c);
+void ag_api_webhook_workflow_completed(ag_http_ctx_t *c);
+void ag_api_webhook_subs_list(ag_http_ctx_t *c);
+void ag_api_webhook_subs_create(ag_http_ctx_t *c);
+void ag_api_webhook_subs_get(ag_http_ctx_t *c);
+void ag_api_webhook_subs_replace(ag_http_ctx_t *c);
+void ag_api_webhook_subs_delete(ag_http_ctx_t *c);
+void ag_api_webhook_deliveries(ag_http_ctx_t *c);
 
 #endif

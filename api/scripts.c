@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "../engine/events.h"
 #include "../engine/log.h"
 #include "http.h"
 
@@ -16,6 +17,25 @@ static void error_json(ag_buf_t *b, const ag_script_t *sc)
     ag_buf_printf(b, "{\"line\":%d,\"message\":", sc->error_line);
     ag_buf_json_strz(b, sc->error);
     ag_buf_putc(b, '}');
+}
+
+void ag_script_errors_json(ag_buf_t *b, const ag_snapshot_t *snap, const char *path_key)
+{
+    int first = 1;
+    for (size_t i = 0; i < snap->n; i++) {
+        const ag_script_t *sc = &snap->items[i];
+        if (sc->error == NULL)
+            continue;
+        ag_buf_puts(b, first ? "{" : ",{");
+        first = 0;
+        ag_buf_json_key(b, path_key);
+        ag_buf_json_strz(b, sc->path);
+        ag_buf_printf(b, ",\"line\":%d,\"message\":", sc->error_line);
+        ag_buf_json_strz(b, sc->error);
+        ag_buf_puts(b, ",\"serving\":");
+        ag_buf_json_strz(b, sc->source ? sc->hash : NULL);
+        ag_buf_putc(b, '}');
+    }
 }
 
 void ag_api_scripts_list(ag_http_ctx_t *c)
@@ -62,27 +82,16 @@ void ag_api_scripts_reload(ag_http_ctx_t *c)
         return;
     }
     ag_snapshot_t *snap = ag_scripts_acquire(reg);
-    if (changed)
+    if (changed) {
         AG_LOG(AG_LOG_INFO, "scripts reloaded generation=%llu request_id=%s", (unsigned long long)snap->generation,
                c->request_id);
+        ag_event_emit_scripts(c->w->store, snap);
+    }
     ag_buf_t b;
     ag_buf_init(&b);
     ag_buf_printf(&b, "{\"changed\":%s,\"generation\":%llu,\"errors\":[", changed ? "true" : "false",
                   (unsigned long long)snap->generation);
-    int first = 1;
-    for (size_t i = 0; i < snap->n; i++) {
-        const ag_script_t *sc = &snap->items[i];
-        if (sc->error == NULL)
-            continue;
-        ag_buf_puts(&b, first ? "{\"path\":" : ",{\"path\":");
-        first = 0;
-        ag_buf_json_strz(&b, sc->path);
-        ag_buf_printf(&b, ",\"line\":%d,\"message\":", sc->error_line);
-        ag_buf_json_strz(&b, sc->error);
-        ag_buf_puts(&b, ",\"serving\":");
-        ag_buf_json_strz(&b, sc->source ? sc->hash : NULL);
-        ag_buf_putc(&b, '}');
-    }
+    ag_script_errors_json(&b, snap, "path");
     ag_buf_puts(&b, "]}");
     ag_snapshot_release(snap);
     ag_http_send_json(c, 200, b.data, b.len);

@@ -55,21 +55,6 @@ static void send_task(ag_http_ctx_t *c, int status, const ag_task_t *t)
     ag_buf_free(&b);
 }
 
-/* Maps a store failure to a response; internal errors are logged with the request id, never shown. */
-static void send_store_error(ag_http_ctx_t *c, int rc, const ag_err_t *err)
-{
-    if (rc == AG_ENOTFOUND) {
-        ag_http_send_error(c, 404, "not_found", err->msg, NULL);
-        return;
-    }
-    if (rc == AG_ESTATE) {
-        ag_http_send_error(c, 409, "invalid_state", err->msg, NULL);
-        return;
-    }
-    AG_LOG(AG_LOG_ERROR, "store error request_id=%s error=%s", c->request_id, err->msg);
-    ag_http_send_error(c, 500, "internal", "internal error; the request id is in the server log", NULL);
-}
-
 /*
  * Creation is group-committed: requests parsed during one loop turn wait in the worker's batch, and a
  * uv_check handle (it runs right after the poll phase that read them) inserts them all in one
@@ -130,7 +115,7 @@ static void flush_creates(uv_check_t *h)
             queued = 1;
         if (c != NULL) {
             if (rc != 0 || rcs[i] != 0)
-                send_store_error(c, rc != 0 ? rc : rcs[i], &err);
+                ag_http_send_store_error(c, rc != 0 ? rc : rcs[i], &err);
             else
                 send_task(c, existed[i] ? 200 : 201, &outs[i]);
         }
@@ -177,7 +162,7 @@ void ag_api_tasks_get(ag_http_ctx_t *c)
     ag_err_t err;
     int rc = c->w->store->ops->task_get(c->w->store, c->id, &t, &err);
     if (rc != 0) {
-        send_store_error(c, rc, &err);
+        ag_http_send_store_error(c, rc, &err);
         return;
     }
     send_task(c, 200, &t);
@@ -208,7 +193,7 @@ static void answer(wait_t *wt)
     ag_err_t err;
     int rc = c->w->store->ops->task_get(c->w->store, c->id, &t, &err);
     if (rc != 0) {
-        send_store_error(c, rc, &err);
+        ag_http_send_store_error(c, rc, &err);
         return;
     }
     send_task(c, ag_task_state_terminal(t.state) ? 200 : 202, &t);
@@ -255,7 +240,7 @@ void ag_api_tasks_execute(ag_http_ctx_t *c)
     ag_err_t err;
     int rc = w->store->ops->task_execute(w->store, c->id, &t, &err);
     if (rc != 0) {
-        send_store_error(c, rc, &err);
+        ag_http_send_store_error(c, rc, &err);
         ag_task_clear(&t);
         return;
     }
@@ -289,7 +274,7 @@ void ag_api_tasks_cancel(ag_http_ctx_t *c)
     int requested = 0;
     int rc = w->store->ops->task_cancel(w->store, c->id, &t, &requested, &err);
     if (rc != 0) {
-        send_store_error(c, rc, &err);
+        ag_http_send_store_error(c, rc, &err);
         ag_task_clear(&t);
         return;
     }
@@ -308,7 +293,7 @@ void ag_api_tasks_events(ag_http_ctx_t *c)
     ag_err_t err;
     int rc = c->w->store->ops->task_events(c->w->store, c->id, &ev, &n, &err);
     if (rc != 0) {
-        send_store_error(c, rc, &err);
+        ag_http_send_store_error(c, rc, &err);
         return;
     }
     ag_buf_t b;
@@ -471,7 +456,7 @@ void ag_api_tasks_list(ag_http_ctx_t *c)
     int64_t next = 0;
     ag_err_t err;
     if ((rc = c->w->store->ops->task_list(c->w->store, &f, before, limit, &items, &n, &next, &err)) != 0) {
-        send_store_error(c, rc, &err);
+        ag_http_send_store_error(c, rc, &err);
         return;
     }
     ag_buf_t b;
@@ -504,7 +489,7 @@ void ag_api_tasks_retry(ag_http_ctx_t *c)
     ag_err_t err;
     int rc = w->store->ops->task_retry(w->store, c->id, &t, &err);
     if (rc != 0) {
-        send_store_error(c, rc, &err);
+        ag_http_send_store_error(c, rc, &err);
         ag_task_clear(&t);
         return;
     }
@@ -512,4 +497,9 @@ void ag_api_tasks_retry(ag_http_ctx_t *c)
     ag_engine_notify_queued(w->eng);
     send_task(c, 200, &t);
     ag_task_clear(&t);
+}
+
+void ag_api_task_json(ag_buf_t *b, const ag_task_t *t)
+{
+    task_json(b, t);
 }

@@ -42,6 +42,7 @@ static const route_t routes[] = {
     {"POST", "/api/v1/tasks/", "/cancel", ag_api_tasks_cancel, "tasks:write", 0, "/api/v1/tasks/{id}/cancel"},
     {"GET", "/api/v1/tasks/", "/events", ag_api_tasks_events, "tasks:read", 0, "/api/v1/tasks/{id}/events"},
     {"GET", "/api/v1/tasks", NULL, ag_api_tasks_list, "tasks:read", 0, "/api/v1/tasks"},
+    {"GET", "/api/v1/events", NULL, ag_api_events, "tasks:read", 0, "/api/v1/events"},
     {"POST", "/api/v1/tasks/", "/retry", ag_api_tasks_retry, "tasks:write", 0, "/api/v1/tasks/{id}/retry"},
     {"GET", "/api/v1/scripts", NULL, ag_api_scripts_list, "agents:read", 0, "/api/v1/scripts"},
     {"POST", "/api/v1/scripts/reload", NULL, ag_api_scripts_reload, "admin", 0, "/api/v1/scripts/reload"},
@@ -50,6 +51,20 @@ static const route_t routes[] = {
     {"GET", "/api/v1/agents/", "", ag_api_agents_get, "agents:read", 0, "/api/v1/agents/{id}"},
     {"PUT", "/api/v1/agents/", "", ag_api_agents_replace, "agents:write", 1, "/api/v1/agents/{id}"},
     {"DELETE", "/api/v1/agents/", "", ag_api_agents_delete, "agents:write", 0, "/api/v1/agents/{id}"},
+    {"POST", "/api/v1/webhooks/task/status", NULL, ag_api_webhook_task_status, NULL, 1, "/api/v1/webhooks/task/status"},
+    {"POST", "/api/v1/webhooks/workflow/completed", NULL, ag_api_webhook_workflow_completed, NULL, 1,
+     "/api/v1/webhooks/workflow/completed"},
+    {"GET", "/api/v1/webhook-subscriptions", NULL, ag_api_webhook_subs_list, "admin", 0, "/api/v1/webhook-subscriptions"},
+    {"POST", "/api/v1/webhook-subscriptions", NULL, ag_api_webhook_subs_create, "admin", 1,
+     "/api/v1/webhook-subscriptions"},
+    {"GET", "/api/v1/webhook-subscriptions/", "", ag_api_webhook_subs_get, "admin", 0,
+     "/api/v1/webhook-subscriptions/{id}"},
+    {"PUT", "/api/v1/webhook-subscriptions/", "", ag_api_webhook_subs_replace, "admin", 1,
+     "/api/v1/webhook-subscriptions/{id}"},
+    {"DELETE", "/api/v1/webhook-subscriptions/", "", ag_api_webhook_subs_delete, "admin", 0,
+     "/api/v1/webhook-subscriptions/{id}"},
+    {"GET", "/api/v1/webhook-subscriptions/", "/deliveries", ag_api_webhook_deliveries, "admin", 0,
+     "/api/v1/webhook-subscriptions/{id}/deliveries"},
 };
 
 /* Matches path against r; fills *id for routes with one. */
@@ -464,6 +479,7 @@ int ag_http_listen(ag_worker_t *w, ag_err_t *err)
 
 void ag_http_close(ag_worker_t *w)
 {
+    ag_api_events_close(w);
     if (w->listening) {
         uv_close((uv_handle_t *)&w->listener, NULL);
         w->listening = 0;

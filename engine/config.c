@@ -166,6 +166,8 @@ int ag_config_load(ag_config_t *cfg, const char *path, ag_err_t *err)
     cfg->rate_limit = 100;
     cfg->rate_burst = 200;
     cfg->request_timeout_ms = 10000;
+    cfg->webhook_retry_base_ms = 1000;
+    cfg->sse_keepalive_ms = 15000;
 
     source_t src = {NULL, 0};
     int rc = 0;
@@ -230,6 +232,16 @@ int ag_config_load(ag_config_t *cfg, const char *path, ag_err_t *err)
     if ((rc = parse_int(&src, "AGENCY_REQUEST_TIMEOUT", 1, 3600, &n, err)) != 0)
         goto done;
     cfg->request_timeout_ms = (int)n * 1000;
+    if ((rc = copy_opt(&src, "AGENCY_WEBHOOK_SECRET", cfg->webhook_secret, sizeof(cfg->webhook_secret), err)) != 0)
+        goto done;
+    n = cfg->webhook_retry_base_ms;
+    if ((rc = parse_int(&src, "AGENCY_WEBHOOK_RETRY_BASE_MS", 1, 600000, &n, err)) != 0)
+        goto done;
+    cfg->webhook_retry_base_ms = (int)n;
+    n = cfg->sse_keepalive_ms / 1000;
+    if ((rc = parse_int(&src, "AGENCY_SSE_KEEPALIVE", 1, 3600, &n, err)) != 0)
+        goto done;
+    cfg->sse_keepalive_ms = (int)n * 1000;
     if ((v = lookup(&src, "AGENCY_RATE_LIMIT")) != NULL && *v != '\0') {
         char *end;
         double d = strtod(v, &end);
@@ -296,4 +308,7 @@ void ag_config_print(const ag_config_t *cfg, FILE *out)
     fprintf(out, "AGENCY_RATE_LIMIT=%g\n", cfg->rate_limit);
     fprintf(out, "AGENCY_RATE_BURST=%d\n", cfg->rate_burst);
     fprintf(out, "AGENCY_REQUEST_TIMEOUT=%d\n", cfg->request_timeout_ms / 1000);
+    fprintf(out, "AGENCY_WEBHOOK_SECRET=%s\n", cfg->webhook_secret[0] ? "****" : "");
+    fprintf(out, "AGENCY_WEBHOOK_RETRY_BASE_MS=%d\n", cfg->webhook_retry_base_ms);
+    fprintf(out, "AGENCY_SSE_KEEPALIVE=%d\n", cfg->sse_keepalive_ms / 1000);
 }

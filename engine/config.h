@@ -35,6 +35,10 @@ typedef struct ag_config_s {
     double rate_limit;      /* AGENCY_RATE_LIMIT: requests per second per subject or client; 0 = off */
     int rate_burst;         /* AGENCY_RATE_BURST */
     int request_timeout_ms; /* AGENCY_REQUEST_TIMEOUT: seconds to receive a request's headers and body */
+    /* webhooks (api/webhooks.c, engine/webhooks.c) */
+    char webhook_secret[512]; /* AGENCY_WEBHOOK_SECRET: verifies incoming webhooks; empty = they answer 503 */
+    int webhook_retry_base_ms; /* AGENCY_WEBHOOK_RETRY_BASE_MS: first retry delay of outgoing deliveries */
+    int sse_keepalive_ms;   /* AGENCY_SSE_KEEPALIVE: seconds between keep-alive comments on /api/v1/events */
     char config_file[1024];
 } ag_config_t;
 

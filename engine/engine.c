@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "webhooks.h"
 
 #define AG_LOG_MODULE "engine"
 #define NBUCKETS 1024
@@ -199,6 +200,8 @@ int ag_engine_run(ag_engine_t *eng, ag_err_t *err)
     int rc = ag_reload_start(eng, err);
     if (rc != 0)
         return rc;
+    if ((rc = ag_webhooks_start(eng, err)) != 0)
+        return rc;
     uv_signal_init(&w0->loop, &sigint_h);
     uv_signal_init(&w0->loop, &sigterm_h);
     sigint_h.data = sigterm_h.data = eng;
@@ -217,6 +220,7 @@ int ag_engine_run(ag_engine_t *eng, ag_err_t *err)
     for (int i = 1; i < eng->nworkers; i++)
         pthread_join(eng->workers[i].thread, NULL);
     ag_reload_stop(eng);
+    ag_webhooks_stop(eng);
     AG_LOG(AG_LOG_INFO, "stopped");
     return 0;
 }

@@ -56,6 +56,7 @@ struct ag_worker_s {
     uv_tcp_t listener;
     int listening;
     void *api_tasks; /* api/tasks.c: the creation batch */
+    void *api_events; /* api/events.c: this loop's SSE clients and their timer */
     /* counters for health */
     atomic_uint_fast64_t done, failed;
 };
@@ -76,6 +77,8 @@ struct ag_engine_s {
     /* hot reload (reload.c), on worker 0's loop */
     int inotify_fd;
     uv_poll_t inotify_poll;
+    /* outgoing webhooks (webhooks.c): the delivery thread, NULL until started */
+    struct ag_webhooks_s *webhooks;
 };
 
 /* ---- engine.c ---- */

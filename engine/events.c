@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "lua/scripts.h"
 
 #define AG_LOG_MODULE "events"
 
@@ -78,4 +79,13 @@ void ag_event_emit(ag_store_t *s, const char *type, const char *domain, const ch
     ag_err_t err;
     if (s->ops->event_add(s, type, domain, data_json, NULL, &err) != 0)
         AG_LOG(AG_LOG_ERROR, "event not recorded type=%s error=%s", type, err.msg);
+}
+
+void ag_event_emit_scripts(ag_store_t *s, const ag_snapshot_t *snap)
+{
+    size_t good, bad;
+    ag_snapshot_counts(snap, &good, &bad);
+    char data[96];
+    snprintf(data, sizeof(data), "{\"generation\":%llu,\"errors\":%zu}", (unsigned long long)snap->generation, bad);
+    ag_event_emit(s, bad > 0 ? "script.error" : "script.reloaded", NULL, data);
 }

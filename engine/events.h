@@ -27,4 +27,9 @@ int ag_event_patterns_check(const char *patterns);
 /* Records an engine event (not a task transition) on store s; errors are logged, not returned. */
 void ag_event_emit(ag_store_t *s, const char *type, const char *domain, const char *data_json);
 
+/* After a rescan that published snap: records script.reloaded when no script of snap is in error, else
+ * script.error; data {"generation","errors"} (errors: how many scripts have one). */
+struct ag_snapshot_s;
+void ag_event_emit_scripts(ag_store_t *s, const struct ag_snapshot_s *snap);
+
 #endif

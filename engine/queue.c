@@ -340,6 +340,13 @@ void ag_queue_start(ag_worker_t *w)
 
 void ag_queue_close(ag_worker_t *w)
 {
+    while (w->task_series) { /* the series themselves live in the global metrics registry */
+        task_series_t *ts = w->task_series;
+        w->task_series = ts->next;
+        free(ts->domain);
+        free(ts->agent);
+        free(ts);
+    }
     uv_close((uv_handle_t *)&w->pump, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
     uv_close((uv_handle_t *)&w->due, NULL);

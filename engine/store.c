@@ -97,6 +97,43 @@ void ag_agent_stats_clear(ag_agent_stats_t *st)
     memset(st, 0, sizeof(*st));
 }
 
+void ag_webhook_sub_clear(ag_webhook_sub_t *w)
+{
+    free(w->url);
+    free(w->events);
+    free(w->secret);
+    memset(w, 0, sizeof(*w));
+}
+
+void ag_webhook_subs_free(ag_webhook_sub_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ag_webhook_sub_clear(&w[i]);
+    free(w);
+}
+
+void ag_webhook_deliveries_free(ag_webhook_delivery_t *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(d[i].status);
+        free(d[i].error);
+    }
+    free(d);
+}
+
+void ag_webhook_job_clear(ag_webhook_job_t *j)
+{
+    free(j->url);
+    free(j->secret);
+    free(j->event.type);
+    free(j->event.domain);
+    free(j->event.from);
+    free(j->event.to);
+    free(j->event.detail);
+    free(j->event.data);
+    memset(j, 0, sizeof(*j));
+}
+
 int ag_store_open(ag_store_t **out, const char *url, ag_err_t *err)
 {
     if (strncmp(url, "sqlite:", 7) == 0)

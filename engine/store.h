@@ -139,6 +139,55 @@ typedef struct ag_event_s {
 
 void ag_events_free(ag_event_t *e, size_t n);
 
+/* An outgoing webhook subscription (/api/v1/webhook-subscriptions). events is a JSON array of type
+ * patterns (events.h syntax); secret signs deliveries and is never shown by the API. */
+typedef struct ag_webhook_sub_s {
+    int64_t id;
+    char *url, *events, *secret;
+    int active;
+    int64_t created_at, updated_at; /* ms */
+} ag_webhook_sub_t;
+
+void ag_webhook_sub_clear(ag_webhook_sub_t *w);
+void ag_webhook_subs_free(ag_webhook_sub_t *w, size_t n);
+
+/* What a creation or replacement writes (borrowed). secret NULL on a replacement keeps the old one. */
+typedef struct ag_webhook_sub_new_s {
+    const char *url, *events, *secret;
+    int active;
+} ag_webhook_sub_new_t;
+
+/* One delivery attempt (table webhook_deliveries). status: pending, delivered, failed or dead. */
+typedef struct ag_webhook_delivery_s {
+    int64_t id, subscription_id, event_id;
+    int attempt, http_status; /* http_status 0: none (not sent yet, or a transport error) */
+    char *status, *error;
+    int64_t next_attempt_at, created_at, delivered_at; /* ms; delivered_at 0 while pending */
+} ag_webhook_delivery_t;
+
+void ag_webhook_deliveries_free(ag_webhook_delivery_t *d, size_t n);
+
+/* A claimed delivery, with what sending it needs. */
+typedef struct ag_webhook_job_s {
+    int64_t delivery_id, subscription_id;
+    int attempt;
+    char *url, *secret;
+    ag_event_t event;
+} ag_webhook_job_t;
+
+void ag_webhook_job_clear(ag_webhook_job_t *j);
+
+/* The result of one attempt. ok: delivered. Otherwise the attempt is failed and a next one is due at
+ * retry_at, or (retry_at 0) it is dead. release: the attempt was not made (shutdown); it is due now. */
+typedef struct ag_webhook_result_s {
+    int64_t delivery_id;
+    int ok, release, http_status;
+    const char *error;
+    int64_t retry_at;
+} ag_webhook_result_t;
+
+#define AG_WEBHOOK_LIST_MAX 200
+
 typedef struct ag_store_s ag_store_t;
 
 typedef struct ag_store_ops_s {
@@ -222,6 +271,35 @@ typedef struct ag_store_ops_s {
     int (*agent_delete)(ag_store_t *s, int64_t id, int force, ag_err_t *err);
     /* Counts of the record's tasks by state, and its last error; AG_ENOTFOUND for an unknown record. */
     int (*agent_stats)(ag_store_t *s, int64_t id, ag_agent_stats_t *out, ag_err_t *err);
+
+    /* A task in state waiting (its work happens outside, e.g. reported by POST /webhooks/task/status)
+     * ends: succeeded with result (JSON text), or failed with error: failed again due at retry_at when it
+     * has attempts left, else dead. AG_ENOTFOUND; AG_ESTATE (out filled) when it is not waiting. */
+    int (*task_finish_waiting)(ag_store_t *s, int64_t id, int succeeded, const char *result, const char *error,
+                               int64_t retry_at, ag_task_t *out, ag_err_t *err);
+
+    /* Outgoing webhooks (engine/webhooks.c, api/webhooks.c). A new subscription starts at the end of
+     * the event log (it gets the events after its creation). get/replace/delete: AG_ENOTFOUND. */
+    int (*webhook_sub_create)(ag_store_t *s, const ag_webhook_sub_new_t *n, ag_webhook_sub_t *out, ag_err_t *err);
+    int (*webhook_sub_get)(ag_store_t *s, int64_t id, ag_webhook_sub_t *out, ag_err_t *err);
+    /* Up to limit (1..AG_WEBHOOK_LIST_MAX) in id order after after_id; *next: the last id when more follow, else 0. */
+    int (*webhook_sub_list)(ag_store_t *s, int64_t after_id, int limit, ag_webhook_sub_t **out, size_t *n,
+                            int64_t *next, ag_err_t *err);
+    int (*webhook_sub_replace)(ag_store_t *s, int64_t id, const ag_webhook_sub_new_t *n, ag_webhook_sub_t *out,
+                               ag_err_t *err);
+    int (*webhook_sub_delete)(ag_store_t *s, int64_t id, ag_err_t *err);
+    /* One transaction: for every subscription, reads up to limit events after its cursor, adds a pending
+     * delivery (attempt 1, due now) for each matching event when it is active, and moves the cursor. */
+    int (*webhook_enqueue)(ag_store_t *s, int limit, size_t *added, ag_err_t *err);
+    /* Claims up to max due pending deliveries of active subscriptions, pushing their due time lease_ms
+     * ahead (a crash before webhook_record sends them again: at least once). *out: new array. */
+    int (*webhook_claim)(ag_store_t *s, int max, int lease_ms, ag_webhook_job_t **out, size_t *n, ag_err_t *err);
+    /* Records an attempt's result; a failure with retry_at adds the next attempt's pending row. */
+    int (*webhook_record)(ag_store_t *s, const ag_webhook_result_t *r, ag_err_t *err);
+    /* A subscription's deliveries in id order after after_id (as webhook_sub_list); AG_ENOTFOUND for
+     * an unknown subscription. */
+    int (*webhook_deliveries)(ag_store_t *s, int64_t sub_id, int64_t after_id, int limit,
+                              ag_webhook_delivery_t **out, size_t *n, int64_t *next, ag_err_t *err);
 } ag_store_ops_t;
 
 struct ag_store_s {

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "store.h"
+#include "store_sqlite_int.h"
 
 typedef struct ag_migration_s {
     int version;
@@ -1199,6 +1200,21 @@ done:
  */
 static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
 
+void ag__sqlite_write_lock(void)
+{
+    pthread_mutex_lock(&write_mu);
+}
+
+void ag__sqlite_write_unlock(void)
+{
+    pthread_mutex_unlock(&write_mu);
+}
+
+sqlite3 *ag__sqlite_db(ag_store_t *s)
+{
+    return ((sqlite_store_t *)s)->db;
+}
+
 #define LOCKED(name, params, args)                                                                                    \
     static int name##_locked params                                                                                   \
     {                                                                                                                 \
@@ -1273,6 +1289,16 @@ static const ag_store_ops_t sqlite_ops = {
     .agent_replace = sq_agent_replace_locked,
     .agent_delete = sq_agent_delete_locked,
     .agent_stats = sq_agent_stats,
+    .task_finish_waiting = ag__sq_task_finish_waiting,
+    .webhook_sub_create = ag__sq_webhook_sub_create,
+    .webhook_sub_get = ag__sq_webhook_sub_get,
+    .webhook_sub_list = ag__sq_webhook_sub_list,
+    .webhook_sub_replace = ag__sq_webhook_sub_replace,
+    .webhook_sub_delete = ag__sq_webhook_sub_delete,
+    .webhook_enqueue = ag__sq_webhook_enqueue,
+    .webhook_claim = ag__sq_webhook_claim,
+    .webhook_record = ag__sq_webhook_record,
+    .webhook_deliveries = ag__sq_webhook_deliveries,
 };
 
 /* Creates the directory that will hold path's file, when there is one to create (var/ on a fresh checkout). */

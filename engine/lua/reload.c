@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../engine.h"
+#include "../events.h"
 #include "../log.h"
 #include "../metrics.h"
 
@@ -52,9 +53,13 @@ static void on_debounce(uv_timer_t *t)
     }
     if (changed)
         ag_series_add(ag_series("agency_script_reloads_total", ""), 1);
-    if (changed)
+    if (changed) {
         AG_LOG(AG_LOG_INFO, "scripts reloaded generation=%llu",
                (unsigned long long)ag_scripts_generation(eng->scripts));
+        ag_snapshot_t *snap = ag_scripts_acquire(eng->scripts);
+        ag_event_emit_scripts(eng->workers[0].store, snap); /* worker 0's loop: its store */
+        ag_snapshot_release(snap);
+    }
 }
 
 static void on_inotify(uv_poll_t *p, int status, int events)

@@ -31,6 +31,8 @@ from harness import HOST, REPO_ROOT, EngineTestCase  # noqa: E402
 
 SEED = int(os.environ.get("AGENCY_MALFORMED_SEED", "20261126"))
 SECRET = "malformed-secret-0123456789abcdef"
+# set so the incoming webhook routes answer (401, unsigned) instead of 503 not_configured
+WEBHOOK_SECRET = "malformed-webhook-secret-0123456789"
 
 # Fields each resource's body knows (others get the generic list); every one gets every wrong type.
 FIELDS = {
@@ -276,6 +278,13 @@ def generate(rng, routes):
     return reqs
 
 
+def is_open_stream(buf):
+    """True once buf holds a 200 text/event-stream answer's headers (the stream itself never ends)."""
+    head, sep, _ = buf.partition(b"\r\n\r\n")
+    return bool(sep) and head.startswith(b"HTTP/1.1 200 ") and \
+        re.search(rb"(?im)^content-type:\s*text/event-stream", head) is not None
+
+
 def send(port, data, timeout=20.0):
     """(status or 0 when there was no answer, headers {lower: value}, body bytes, seconds)."""
     t0 = time.time()
@@ -294,6 +303,8 @@ def send(port, data, timeout=20.0):
             if not d:
                 break
             buf += d
+            if is_open_stream(buf):
+                break  # a valid GET /api/v1/events: an endless SSE stream; its headers are the answer
     finally:
         s.close()
     dt = time.time() - t0
@@ -308,7 +319,9 @@ def send(port, data, timeout=20.0):
     for l in lines[1:]:
         k, _, v = l.partition(":")
         hdrs[k.strip().lower()] = v.strip()
-    if hdrs.get("transfer-encoding", "").lower() == "chunked":
+    if hdrs.get("content-type", "").startswith("text/event-stream"):
+        body = b""  # cut off mid-stream: nothing to decode
+    elif hdrs.get("transfer-encoding", "").lower() == "chunked":
         out, rest = b"", body
         while rest:
             size_line, _, rest = rest.partition(b"\r\n")
@@ -392,7 +405,7 @@ class MalformedRequestsTest(EngineTestCase):
         self.assertGreaterEqual(len(reqs), 1000)
         # authentication off (loopback), limits at their defaults but a short request timeout, so
         # framing lies (a Content-Length longer than the body) end quickly
-        eng = self.engine(extra_env={"AGENCY_REQUEST_TIMEOUT": "2"})
+        eng = self.engine(extra_env={"AGENCY_REQUEST_TIMEOUT": "2", "AGENCY_WEBHOOK_SECRET": WEBHOOK_SECRET})
         # a few real rows, so ids 1-3 exist for some of the requests
         for _ in range(3):
             eng.create_ok("test.noop", {})
@@ -415,7 +428,8 @@ class MalformedRequestsTest(EngineTestCase):
                 body = obj_text(resource_fields(path)) if has_body else None
                 reqs.append(("%s %s auth %r" % (method, path, a[:30]), "app",
                              http_request(method, target, body, headers=[("Authorization", a)])))
-        eng = self.engine(extra_env={"AGENCY_JWT_SECRET": SECRET, "AGENCY_REQUEST_TIMEOUT": "2"})
+        eng = self.engine(extra_env={"AGENCY_JWT_SECRET": SECRET, "AGENCY_REQUEST_TIMEOUT": "2",
+                                     "AGENCY_WEBHOOK_SECRET": WEBHOOK_SECRET})
         counts = self.run_matrix(eng, reqs, SEED + 1)
         self.assertGreater(counts[401], len(reqs) // 2, counts)
 

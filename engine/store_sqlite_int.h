@@ -1,0 +1,34 @@
+/*
+ * store_sqlite_int.h: what store_sqlite.c shares with the other files of the SQLite backend
+ * (store_sqlite_webhooks.c): the connection of a store, the process-wide write mutex, and their ops.
+ */
+#ifndef AG_STORE_SQLITE_INT_H
+#define AG_STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* The connection of a SQLite store (borrowed). */
+sqlite3 *ag__sqlite_db(ag_store_t *s);
+/* The mutex every write transaction of this process holds (store_sqlite.c, write_mu). */
+void ag__sqlite_write_lock(void);
+void ag__sqlite_write_unlock(void);
+
+/* store_sqlite_webhooks.c: ops of store.h, already taking the write mutex where they write. */
+int ag__sq_task_finish_waiting(ag_store_t *s, int64_t id, int succeeded, const char *result, const char *error,
+                               int64_t retry_at, ag_task_t *out, ag_err_t *err);
+int ag__sq_webhook_sub_create(ag_store_t *s, const ag_webhook_sub_new_t *n, ag_webhook_sub_t *out, ag_err_t *err);
+int ag__sq_webhook_sub_get(ag_store_t *s, int64_t id, ag_webhook_sub_t *out, ag_err_t *err);
+int ag__sq_webhook_sub_list(ag_store_t *s, int64_t after_id, int limit, ag_webhook_sub_t **out, size_t *n,
+                            int64_t *next, ag_err_t *err);
+int ag__sq_webhook_sub_replace(ag_store_t *s, int64_t id, const ag_webhook_sub_new_t *n, ag_webhook_sub_t *out,
+                               ag_err_t *err);
+int ag__sq_webhook_sub_delete(ag_store_t *s, int64_t id, ag_err_t *err);
+int ag__sq_webhook_enqueue(ag_store_t *s, int limit, size_t *added, ag_err_t *err);
+int ag__sq_webhook_claim(ag_store_t *s, int max, int lease_ms, ag_webhook_job_t **out, size_t *n, ag_err_t *err);
+int ag__sq_webhook_record(ag_store_t *s, const ag_webhook_result_t *r, ag_err_t *err);
+int ag__sq_webhook_deliveries(ag_store_t *s, int64_t sub_id, int64_t after_id, int limit,
+                              ag_webhook_delivery_t **out, size_t *n, int64_t *next, ag_err_t *err);
+
+#endif

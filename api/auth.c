@@ -7,62 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/b64url.h"
 #include "../engine/buf.h"
 #include "../engine/json_scan.h"
-
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void b64url_encode(ag_buf_t *b, const unsigned char *in, size_t n)
-{
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        char out[4] = {b64url[v >> 18], b64url[(v >> 12) & 63], b64url[(v >> 6) & 63], b64url[v & 63]};
-        ag_buf_put(b, out, 4);
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        char out[2] = {b64url[v >> 18], b64url[(v >> 12) & 63]};
-        ag_buf_put(b, out, 2);
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        char out[3] = {b64url[v >> 18], b64url[(v >> 12) & 63], b64url[(v >> 6) & 63]};
-        ag_buf_put(b, out, 3);
-    }
-}
-
-static int b64val(char c)
-{
-    const char *p = c ? strchr(b64url, c) : NULL;
-    return p ? (int)(p - b64url) : -1;
-}
-
-/* Decodes unpadded base64url; -1 on a bad character or length. out must hold n * 3 / 4 + 3 bytes. */
-static int b64url_decode(const char *in, size_t n, unsigned char *out, size_t *outlen)
-{
-    if (n % 4 == 1)
-        return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val(in[i]);
-        if (v < 0)
-            return -1;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    /* the unused low bits of the last character must be zero: one encoding per value, so a signature
-     * cannot be varied in its last character and still verify */
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-        return -1;
-    *outlen = o;
-    return 0;
-}
 
 static void sign(const ag_config_t *cfg, const char *data, size_t n, unsigned char mac[32])
 {
@@ -99,7 +46,7 @@ int ag_auth_verify(const ag_config_t *cfg, const char *token, size_t len, int64_
     /* Signature first: nothing of an unsigned header or payload is trusted. */
     unsigned char sig[64], mac[32];
     size_t siglen;
-    if (slen > 86 || b64url_decode(dot2 + 1, slen, sig, &siglen) != 0 || siglen != 32)
+    if (slen > 86 || ag_b64url_decode(dot2 + 1, slen, sig, &siglen) != 0 || siglen != 32)
         return WHY("bad signature encoding");
     sign(cfg, token, (size_t)(dot2 - token), mac);
     if (CRYPTO_memcmp(sig, mac, 32) != 0)
@@ -107,8 +54,8 @@ int ag_auth_verify(const ag_config_t *cfg, const char *token, size_t len, int64_
     unsigned char *hdr = malloc(hlen * 3 / 4 + 3), *pl = malloc(plen * 3 / 4 + 3);
     size_t hn, pn;
     int rc = -1;
-    if (hdr == NULL || pl == NULL || b64url_decode(token, hlen, hdr, &hn) != 0 ||
-        b64url_decode(dot1 + 1, plen, pl, &pn) != 0) {
+    if (hdr == NULL || pl == NULL || ag_b64url_decode(token, hlen, hdr, &hn) != 0 ||
+        ag_b64url_decode(dot1 + 1, plen, pl, &pn) != 0) {
         rc = WHY("bad base64url");
         goto done;
     }
@@ -210,13 +157,13 @@ char *ag_auth_mint(const ag_config_t *cfg, const char *sub, const char *scope, i
     }
     ag_buf_putc(&payload, '}');
     static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-    b64url_encode(&tok, (const unsigned char *)hdr, sizeof(hdr) - 1);
+    ag_b64url_encode(&tok, (const unsigned char *)hdr, sizeof(hdr) - 1);
     ag_buf_putc(&tok, '.');
-    b64url_encode(&tok, (const unsigned char *)payload.data, payload.len);
+    ag_b64url_encode(&tok, (const unsigned char *)payload.data, payload.len);
     unsigned char mac[32];
     sign(cfg, tok.data, tok.len, mac);
     ag_buf_putc(&tok, '.');
-    b64url_encode(&tok, mac, 32);
+    ag_b64url_encode(&tok, mac, 32);
     ag_buf_free(&payload);
     return ag_buf_steal(&tok);
 }

@@ -7,6 +7,7 @@
 
 #include "../engine/lua/request.h"
 #include "../engine/log.h"
+#include "../engine/b64url.h"
 #include "http.h"
 
 #define AG_LOG_MODULE "api"
@@ -323,57 +324,9 @@ void ag_api_tasks_events(ag_http_ctx_t *c)
  * encoded (unpadded) so clients treat it as opaque. Every query value is checked before the store is
  * asked: a malformed one is 400 bad_request, naming the parameter.
  */
-static const char cursor_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static void cursor_encode(int64_t id, char *out, size_t outsz)
-{
-    char digits[24];
-    int n = snprintf(digits, sizeof(digits), "%lld", (long long)id);
-    size_t o = 0;
-    for (int i = 0; i < n && o + 5 < outsz; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)digits[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)(unsigned char)digits[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)digits[i + 2];
-        int chars = n - i >= 3 ? 4 : n - i + 1;
-        for (int k = 0; k < chars; k++)
-            out[o++] = cursor_alphabet[(v >> (18 - 6 * k)) & 63];
-    }
-    out[o] = '\0';
-}
 
 /* The id in a cursor, or 0 when it is not one this server made. */
-static int64_t cursor_decode(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 24 || n % 4 == 1)
-        return 0;
-    char digits[24];
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = strchr(cursor_alphabet, s[i]);
-        if (s[i] == '\0' || p == NULL)
-            return 0;
-        acc = acc << 6 | (uint32_t)(p - cursor_alphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            digits[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    if (o == 0 || o > 18 || digits[0] == '0')
-        return 0;
-    int64_t id = 0;
-    for (size_t i = 0; i < o; i++) {
-        if (digits[i] < '0' || digits[i] > '9')
-            return 0;
-        id = id * 10 + (digits[i] - '0');
-    }
-    return id;
-}
 
 /* One string filter: 1 set (*out = buf), 0 absent, -1 answered with 400. */
 static int list_str(ag_http_ctx_t *c, const char *name, char *buf, size_t bufsz, const char **out)
@@ -446,7 +399,7 @@ void ag_api_tasks_list(ag_http_ctx_t *c)
     }
     int64_t before = 0;
     if ((rc = ag_http_query_str(c->req, "cursor", cursor, sizeof(cursor))) != 0 &&
-        (rc < 0 || (before = cursor_decode(cursor)) <= 0)) {
+        (rc < 0 || (before = ag_cursor_decode(cursor, "")) <= 0)) {
         ag_http_send_error(c, 400, "bad_request", "cursor: not a cursor returned by this API (use next_cursor as is)",
                            NULL);
         return;
@@ -471,9 +424,9 @@ void ag_api_tasks_list(ag_http_ctx_t *c)
     free(items);
     ag_buf_puts(&b, "],\"next_cursor\":");
     if (next > 0) {
-        char enc[40];
-        cursor_encode(next, enc, sizeof(enc));
-        ag_buf_json_strz(&b, enc);
+        ag_buf_putc(&b, '"');
+        ag_cursor_encode(&b, "", next);
+        ag_buf_putc(&b, '"');
     } else {
         ag_buf_puts(&b, "null");
     }

@@ -18,6 +18,7 @@
 #include "../engine/log.h"
 #include "../engine/lua/request_webhooks.h"
 #include "../engine/webhooks.h"
+#include "../engine/b64url.h"
 #include "http.h"
 
 #define AG_LOG_MODULE "api"
@@ -92,58 +93,7 @@ static int member_str(member_t m, char *out, size_t outsz)
     return 1;
 }
 
-/* The opaque page cursor: base64url (unpadded) of "wh:<id>". */
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void cursor_encode(int64_t id, ag_buf_t *b)
-{
-    char raw[32];
-    int n = snprintf(raw, sizeof(raw), "wh:%lld", (long long)id);
-    ag_buf_putc(b, '"');
-    for (int i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)raw[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)(unsigned char)raw[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)raw[i + 2];
-        int chars = n - i >= 3 ? 4 : n - i + 1;
-        for (int k = 0; k < chars; k++)
-            ag_buf_putc(b, b64[(v >> (18 - 6 * k)) & 63]);
-    }
-    ag_buf_putc(b, '"');
-}
-
-/* The id in a cursor, or -1 when it is not one this API made. */
-static int64_t cursor_decode(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 32 || n % 4 == 1)
-        return -1;
-    char raw[32];
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = strchr(b64, s[i]);
-        if (p == NULL)
-            return -1;
-        acc = acc << 6 | (uint32_t)(p - b64);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            raw[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    if (o < 4 || o > 21 || memcmp(raw, "wh:", 3) != 0 || raw[3] == '0')
-        return -1;
-    int64_t id = 0;
-    for (size_t i = 3; i < o; i++) {
-        if (raw[i] < '0' || raw[i] > '9')
-            return -1;
-        id = id * 10 + (raw[i] - '0');
-    }
-    return id;
-}
+/* The opaque page cursor: base64url (unpadded) of "wh:<id>" (engine/b64url.h). */
 
 /* cursor and limit of a list request: 0, or -1 after answering 400. */
 static int page_params(ag_http_ctx_t *c, int64_t *after, int *limit)
@@ -158,7 +108,7 @@ static int page_params(ag_http_ctx_t *c, int64_t *after, int *limit)
     *limit = (int)l;
     *after = 0;
     int has_cursor = ag_http_query_str(c->req, "cursor", cur, sizeof(cur));
-    if (has_cursor < 0 || (has_cursor && (*after = cursor_decode(cur)) < 0)) {
+    if (has_cursor < 0 || (has_cursor && (*after = ag_cursor_decode(cur, "wh:")) < 0)) {
         ag_http_send_error(c, 400, "bad_request", "cursor: not a cursor this API returned", NULL);
         return -1;
     }
@@ -458,7 +408,7 @@ void ag_api_webhook_subs_list(ag_http_ctx_t *c)
     }
     ag_buf_puts(&b, "],\"next_cursor\":");
     if (next > 0)
-        cursor_encode(next, &b);
+        ag_buf_putc(&b, '"'), ag_cursor_encode(&b, "wh:", next), ag_buf_putc(&b, '"');
     else
         ag_buf_puts(&b, "null");
     ag_buf_putc(&b, '}');
@@ -556,7 +506,7 @@ void ag_api_webhook_deliveries(ag_http_ctx_t *c)
     }
     ag_buf_puts(&b, "],\"next_cursor\":");
     if (next > 0)
-        cursor_encode(next, &b);
+        ag_buf_putc(&b, '"'), ag_cursor_encode(&b, "wh:", next), ag_buf_putc(&b, '"');
     else
         ag_buf_puts(&b, "null");
     ag_buf_putc(&b, '}');

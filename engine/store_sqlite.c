@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "b64url.h"
 #include "store.h"
 #include "store_sqlite_int.h"
 
@@ -950,64 +951,21 @@ static int sq_agent_get(ag_store_t *_s, int64_t id, ag_agent_t *out, ag_err_t *e
     return rc;
 }
 
-/*
- * The list cursor is opaque to clients: base64url (no padding) of "agent:<last id>". Nothing in it is
- * trusted beyond the id, which only moves the page boundary.
- */
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
+/* The list cursor is opaque to clients: base64url (no padding) of "agent:<last id>" (engine/b64url.h). */
 static char *cursor_encode(int64_t id)
 {
-    char raw[48];
-    int rl = snprintf(raw, sizeof(raw), "agent:%lld", (long long)id);
-    char *out = ag_xmalloc((size_t)rl * 4 / 3 + 4), *o = out;
-    for (int i = 0; i < rl; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)raw[i] << 16;
-        if (i + 1 < rl)
-            v |= (uint32_t)(unsigned char)raw[i + 1] << 8;
-        if (i + 2 < rl)
-            v |= (uint32_t)(unsigned char)raw[i + 2];
-        *o++ = b64url[(v >> 18) & 63];
-        *o++ = b64url[(v >> 12) & 63];
-        if (i + 1 < rl)
-            *o++ = b64url[(v >> 6) & 63];
-        if (i + 2 < rl)
-            *o++ = b64url[v & 63];
-    }
-    *o = '\0';
-    return out;
+    ag_buf_t b;
+    ag_buf_init(&b);
+    ag_cursor_encode(&b, "agent:", id);
+    return ag_buf_steal(&b);
 }
 
 /* 0 and *id, or AG_EINVAL. */
 static int cursor_decode(const char *c, int64_t *id)
 {
-    size_t n = strlen(c);
-    if (n == 0 || n > 40 || n % 4 == 1)
+    int64_t v = ag_cursor_decode(c, "agent:");
+    if (v <= 0)
         return AG_EINVAL;
-    char raw[32];
-    size_t rl = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = strchr(b64url, c[i]);
-        if (p == NULL)
-            return AG_EINVAL;
-        acc = (acc << 6) | (uint32_t)(p - b64url);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            raw[rl++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    raw[rl] = '\0';
-    if (strncmp(raw, "agent:", 6) != 0 || raw[6] == '\0')
-        return AG_EINVAL;
-    int64_t v = 0;
-    for (const char *p = raw + 6; *p; p++) {
-        if (*p < '0' || *p > '9' || v > (INT64_MAX - 9) / 10)
-            return AG_EINVAL;
-        v = v * 10 + (*p - '0');
-    }
     *id = v;
     return 0;
 }

@@ -87,5 +87,7 @@ void ag_api_webhook_subs_get(ag_http_ctx_t *c);
 void ag_api_webhook_subs_replace(ag_http_ctx_t *c);
 void ag_api_webhook_subs_delete(ag_http_ctx_t *c);
 void ag_api_webhook_deliveries(ag_http_ctx_t *c);
+/* GET /api/v1/tasks/{id}/llm-calls: the task's LLM call journal (api/llm_calls.c). */
+void ag_api_tasks_llm_calls(ag_http_ctx_t *c);
 
 #endif

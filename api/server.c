@@ -41,6 +41,7 @@ static const route_t routes[] = {
     {"POST", "/api/v1/tasks/", "/execute", ag_api_tasks_execute, "tasks:write", 0, "/api/v1/tasks/{id}/execute"},
     {"POST", "/api/v1/tasks/", "/cancel", ag_api_tasks_cancel, "tasks:write", 0, "/api/v1/tasks/{id}/cancel"},
     {"GET", "/api/v1/tasks/", "/events", ag_api_tasks_events, "tasks:read", 0, "/api/v1/tasks/{id}/events"},
+    {"GET", "/api/v1/tasks/", "/llm-calls", ag_api_tasks_llm_calls, "tasks:read", 0, "/api/v1/tasks/{id}/llm-calls"},
     {"GET", "/api/v1/tasks", NULL, ag_api_tasks_list, "tasks:read", 0, "/api/v1/tasks"},
     {"GET", "/api/v1/events", NULL, ag_api_events, "tasks:read", 0, "/api/v1/events"},
     {"POST", "/api/v1/tasks/", "/retry", ag_api_tasks_retry, "tasks:write", 0, "/api/v1/tasks/{id}/retry"},

@@ -28,6 +28,11 @@ static const char *lookup(const source_t *file, const char *key)
     return NULL;
 }
 
+static const char *lookup_any(const void *file, const char *key)
+{
+    return lookup(file, key);
+}
+
 static char *trim(char *s)
 {
     while (isspace((unsigned char)*s))
@@ -266,6 +271,7 @@ int ag_config_load(ag_config_t *cfg, const char *path, ag_err_t *err)
             goto done;
         }
     }
+    rc = ag__llm_config_load(&cfg->llm, lookup_any, &src, err);
 done:
     free_source(&src);
     return rc;
@@ -311,4 +317,5 @@ void ag_config_print(const ag_config_t *cfg, FILE *out)
     fprintf(out, "AGENCY_WEBHOOK_SECRET=%s\n", cfg->webhook_secret[0] ? "****" : "");
     fprintf(out, "AGENCY_WEBHOOK_RETRY_BASE_MS=%d\n", cfg->webhook_retry_base_ms);
     fprintf(out, "AGENCY_SSE_KEEPALIVE=%d\n", cfg->sse_keepalive_ms / 1000);
+    ag_llm_config_print(&cfg->llm, out);
 }

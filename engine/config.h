@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "llm/llm_config.h"
+
 #include "common.h"
 
 typedef struct ag_config_s {
@@ -39,6 +41,7 @@ typedef struct ag_config_s {
     char webhook_secret[512]; /* AGENCY_WEBHOOK_SECRET: verifies incoming webhooks; empty = they answer 503 */
     int webhook_retry_base_ms; /* AGENCY_WEBHOOK_RETRY_BASE_MS: first retry delay of outgoing deliveries */
     int sse_keepalive_ms;   /* AGENCY_SSE_KEEPALIVE: seconds between keep-alive comments on /api/v1/events */
+    ag_llm_config_t llm; /* OPENAI_*, ANTHROPIC_*, AGENCY_LLM_* (llm/llm_config.h) */
     char config_file[1024];
 } ag_config_t;
 

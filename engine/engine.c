@@ -9,9 +9,12 @@
  */
 #include "engine.h"
 
+#include <curl/curl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <string.h>
 
+#include "llm/llm.h"
 #include "log.h"
 #include "metrics.h"
 #include "webhooks.h"
@@ -122,12 +125,24 @@ void ag_engine_notify_cancel(ag_engine_t *eng)
 
 /* ---- lifecycle ---------------------------------------------------------------------------------------------- */
 
+/* Thousands of LLM calls in flight need as many sockets: take the hard limit of open files. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int ag_engine_init(ag_engine_t *eng, const ag_config_t *cfg, ag_err_t *err)
 {
     memset(eng, 0, sizeof(*eng));
     eng->cfg = *cfg;
     eng->started_ms = ag_now_ms();
     ag_metrics_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: not thread-safe in every libcurl */
+    raise_fd_limit();
     eng->inotify_fd = -1;
     pthread_mutex_init(&eng->waiters_mu, NULL);
     eng->buckets = ag_xcalloc(NBUCKETS, sizeof(*eng->buckets));
@@ -144,6 +159,7 @@ int ag_engine_init(ag_engine_t *eng, const ag_config_t *cfg, ag_err_t *err)
         AG_LOG(AG_LOG_INFO, "migrations applied count=%d", applied);
     if ((rc = ag_scripts_new(&eng->scripts, cfg->domains, err)) != 0)
         return rc;
+    eng->llm = ag_llm_shared_new(&cfg->llm);
     eng->nworkers = cfg->threads;
     eng->workers = ag_xcalloc((size_t)eng->nworkers, sizeof(ag_worker_t));
     return 0;
@@ -158,8 +174,11 @@ static int worker_init(ag_engine_t *eng, int i, ag_err_t *err)
     int rc = ag_store_open(&w->store, eng->cfg.database_url, err);
     if (rc != 0)
         return rc;
+    if ((rc = ag_llm_loop_new(&w->llm, &w->loop, eng->llm, w->store, err)) != 0)
+        return rc;
     ag_rt_opts_t o = {.loop = &w->loop,
                       .store = w->store,
+                      .llm = w->llm,
                       .scripts = eng->scripts,
                       .cpu_budget = eng->cfg.cpu_budget,
                       .memory_limit = eng->cfg.memory_limit};
@@ -236,10 +255,13 @@ void ag_engine_destroy(ag_engine_t *eng)
         }
         free(w->pend);
         free(w->running);
+        if (w->llm)
+            ag_llm_loop_flush(w->llm);
         ag_rt_free(w->rt);
         ag_store_close(w->store);
     }
     free(eng->workers);
     ag_scripts_free(eng->scripts);
     free(eng->buckets);
+    ag_llm_shared_free(eng->llm);
 }

@@ -36,6 +36,7 @@ struct ag_worker_s {
     uv_loop_t loop;
     ag_store_t *store;
     ag_rt_t *rt;
+    struct ag_llm_loop_s *llm; /* LLM calls made on this loop (llm/llm.h) */
     char owner[160];
     /* queue (queue.c) */
     uv_idle_t pump;
@@ -79,6 +80,8 @@ struct ag_engine_s {
     uv_poll_t inotify_poll;
     /* outgoing webhooks (webhooks.c): the delivery thread, NULL until started */
     struct ag_webhooks_s *webhooks;
+    /* LLM providers' limits and breakers, shared by the loops (llm/llm.h) */
+    struct ag_llm_shared_s *llm;
 };
 
 /* ---- engine.c ---- */

@@ -1,10 +1,12 @@
 /* main.c: the `agency` command line. */
+#include <curl/curl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../api/auth.h"
 #include "engine.h"
+#include "llm/llm.h"
 #include "log.h"
 
 #define AG_LOG_MODULE "main"
@@ -175,6 +177,8 @@ static int cmd_run(const ag_config_t *cfg, const char *target, const char *input
     ag_scripts_t *scripts = NULL;
     ag_store_t *store = NULL;
     ag_rt_t *rt = NULL;
+    ag_llm_shared_t *llm = NULL;
+    ag_llm_loop_t *ll = NULL;
     uv_loop_t loop;
     uv_loop_init(&loop);
     run_out_t out = {0, 0};
@@ -184,7 +188,13 @@ static int cmd_run(const ag_config_t *cfg, const char *target, const char *input
         fprintf(stderr, "agency run: %s\n", err.msg);
         goto done;
     }
-    ag_rt_opts_t o = {.loop = &loop, .store = store, .scripts = scripts, .cpu_budget = cfg->cpu_budget,
+    llm = ag_llm_shared_new(&cfg->llm);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if ((rc = ag_llm_loop_new(&ll, &loop, llm, store, &err)) != 0) {
+        fprintf(stderr, "agency run: %s\n", err.msg);
+        goto done;
+    }
+    ag_rt_opts_t o = {.loop = &loop, .store = store, .scripts = scripts, .llm = ll, .cpu_budget = cfg->cpu_budget,
                       .memory_limit = cfg->memory_limit};
     if ((rc = ag_rt_new(&rt, &o, &err)) != 0) {
         fprintf(stderr, "agency run: %s\n", err.msg);
@@ -200,9 +210,11 @@ static int cmd_run(const ag_config_t *cfg, const char *target, const char *input
     status = out.done && out.ok ? 0 : 1;
 done:
     ag_rt_free(rt);
+    ag_llm_loop_close(ll);
+    uv_run(&loop, UV_RUN_DEFAULT); /* the HTTP client's handles close */
+    ag_llm_shared_free(llm);
     ag_store_close(store);
     ag_scripts_free(scripts);
-    uv_run(&loop, UV_RUN_NOWAIT);
     free(input);
     return status;
 }

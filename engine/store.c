@@ -134,6 +134,19 @@ void ag_webhook_job_clear(ag_webhook_job_t *j)
     memset(j, 0, sizeof(*j));
 }
 
+void ag_llm_calls_free(ag_llm_call_t *calls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(calls[i].domain);
+        free(calls[i].provider);
+        free(calls[i].model);
+        free(calls[i].response);
+        free(calls[i].error_code);
+        free(calls[i].error);
+    }
+    free(calls);
+}
+
 int ag_store_open(ag_store_t **out, const char *url, ag_err_t *err)
 {
     if (strncmp(url, "sqlite:", 7) == 0)

@@ -188,6 +188,25 @@ typedef struct ag_webhook_result_s {
 
 #define AG_WEBHOOK_LIST_MAX 200
 
+/* One LLM call (engine/llm): the journal row. Strings are borrowed on the way in, owned on the way out
+ * (free a list with ag_llm_calls_free). response is the normalized response JSON or NULL on failure. */
+typedef struct ag_llm_call_s {
+    int64_t id, task_id;
+    int attempt, seq;
+    char *domain, *provider, *model;
+    char request_hash[17];
+    char *response;
+    int64_t prompt_tokens, completion_tokens;
+    double cost;
+    int64_t latency_ms;
+    char *error_code, *error; /* NULL on success */
+    int64_t created_at;
+} ag_llm_call_t;
+
+void ag_llm_calls_free(ag_llm_call_t *calls, size_t n);
+
+#define AG_LLM_CALL_LIST_MAX 200 /* the API's page size limit (the store takes any limit) */
+
 typedef struct ag_store_s ag_store_t;
 
 typedef struct ag_store_ops_s {
@@ -300,6 +319,24 @@ typedef struct ag_store_ops_s {
      * an unknown subscription. */
     int (*webhook_deliveries)(ag_store_t *s, int64_t sub_id, int64_t after_id, int limit,
                               ag_webhook_delivery_t **out, size_t *n, int64_t *next, ag_err_t *err);
+
+    /* The LLM call journal (engine/llm, GET /api/v1/tasks/{id}/llm-calls). A successful call has a
+     * response and no error_code. */
+    /* Appends calls in one transaction (ids/created_at of the input are ignored; created_at = now).
+     * domain, provider, model and request_hash are required (AG_EINVAL, nothing written). */
+    int (*llm_calls_add)(ag_store_t *s, const ag_llm_call_t *calls, size_t n, ag_err_t *err);
+    /* The response of the newest successful call of task_id with this seq and request hash, as
+     * malloc'd JSON in *response; AG_ENOTFOUND when there is none. */
+    int (*llm_call_find)(ag_store_t *s, int64_t task_id, int seq, const char *request_hash, char **response,
+                         ag_err_t *err);
+    /* A task's calls in (attempt, seq, id) order, after the call after_id in that order (0: from the start),
+     * at most limit (>= 1). *out: a new array (ag_llm_calls_free), NULL when *n is 0. AG_EINVAL when
+     * after_id is not a call of task_id. No check that the task exists. */
+    int (*llm_calls_list)(ag_store_t *s, int64_t task_id, int64_t after_id, int limit, ag_llm_call_t **out,
+                          size_t *n, ag_err_t *err);
+    /* Cost spent: by one task (task_id > 0, all attempts), or else by domain since since_ms (inclusive). */
+    int (*llm_spend)(ag_store_t *s, int64_t task_id, const char *domain, int64_t since_ms, double *out,
+                     ag_err_t *err);
 } ag_store_ops_t;
 
 struct ag_store_s {

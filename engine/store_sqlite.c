@@ -1257,6 +1257,10 @@ static const ag_store_ops_t sqlite_ops = {
     .webhook_claim = ag__sq_webhook_claim,
     .webhook_record = ag__sq_webhook_record,
     .webhook_deliveries = ag__sq_webhook_deliveries,
+    .llm_calls_add = ag__sq_llm_calls_add,
+    .llm_call_find = ag__sq_llm_call_find,
+    .llm_calls_list = ag__sq_llm_calls_list,
+    .llm_spend = ag__sq_llm_spend,
 };
 
 /* Creates the directory that will hold path's file, when there is one to create (var/ on a fresh checkout). */

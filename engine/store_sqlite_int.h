@@ -1,6 +1,7 @@
 /*
  * store_sqlite_int.h: what store_sqlite.c shares with the other files of the SQLite backend
- * (store_sqlite_webhooks.c): the connection of a store, the process-wide write mutex, and their ops.
+ * (store_sqlite_webhooks.c, store_sqlite_llm.c): the connection of a store, the process-wide write mutex, and
+ * their ops.
  */
 #ifndef AG_STORE_SQLITE_INT_H
 #define AG_STORE_SQLITE_INT_H
@@ -30,5 +31,14 @@ int ag__sq_webhook_claim(ag_store_t *s, int max, int lease_ms, ag_webhook_job_t 
 int ag__sq_webhook_record(ag_store_t *s, const ag_webhook_result_t *r, ag_err_t *err);
 int ag__sq_webhook_deliveries(ag_store_t *s, int64_t sub_id, int64_t after_id, int limit,
                               ag_webhook_delivery_t **out, size_t *n, int64_t *next, ag_err_t *err);
+
+/* store_sqlite_llm.c: the LLM call journal (llm_calls_add takes the write mutex). */
+int ag__sq_llm_calls_add(ag_store_t *s, const ag_llm_call_t *calls, size_t n, ag_err_t *err);
+int ag__sq_llm_call_find(ag_store_t *s, int64_t task_id, int seq, const char *request_hash, char **response,
+                         ag_err_t *err);
+int ag__sq_llm_calls_list(ag_store_t *s, int64_t task_id, int64_t after_id, int limit, ag_llm_call_t **out,
+                          size_t *n, ag_err_t *err);
+int ag__sq_llm_spend(ag_store_t *s, int64_t task_id, const char *domain, int64_t since_ms, double *out,
+                     ag_err_t *err);
 
 #endif

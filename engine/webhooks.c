@@ -1,7 +1,6 @@
 /*
- * webhooks.c: see webhooks.h. The delivery thread runs one libuv loop that drives a curl multi handle
- * through its socket and timer callbacks (uv_poll_t per socket, one uv_timer_t for curl's timeout), a
- * tick timer and a uv_async_t for wake-ups and stopping. All state below belongs to that thread, except
+ * webhooks.c: see webhooks.h. The delivery thread runs one libuv loop with an HTTP client on it
+ * (http_client.h), a tick timer and a uv_async_t for wake-ups and stopping. All state below belongs to that thread, except
  * `stopping` and the async handle.
  *
  * A claimed delivery's due time is pushed LEASE_MS ahead in the store before it is sent; recording the
@@ -11,7 +10,6 @@
  */
 #include "webhooks.h"
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <stdatomic.h>
@@ -20,6 +18,7 @@
 
 #include "buf.h"
 #include "engine.h"
+#include "http_client.h"
 #include "events.h"
 #include "log.h"
 
@@ -90,26 +89,18 @@ typedef struct ag_webhooks_s wh_t;
 typedef struct job_s {
     ag_webhook_job_t j;
     wh_t *wh;
-    CURL *easy;
-    struct curl_slist *headers;
+    ag_hc_req_t *req;
     char *body;
-    char errbuf[CURL_ERROR_SIZE];
     struct job_s *prev, *next;
 } job_t;
-
-typedef struct sock_s {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    wh_t *wh;
-} sock_t;
 
 struct ag_webhooks_s {
     ag_engine_t *eng;
     pthread_t thread;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_timer_t tick, curl_timer;
-    CURLM *multi;
+    uv_timer_t tick;
+    ag_hc_t *hc;
     ag_store_t *store;
     atomic_int stopping;
     int closing;
@@ -150,24 +141,21 @@ static void job_unlink(job_t *jb)
 
 static void job_free(job_t *jb)
 {
-    if (jb->easy)
-        curl_easy_cleanup(jb->easy);
-    curl_slist_free_all(jb->headers);
     free(jb->body);
     ag_webhook_job_clear(&jb->j);
     free(jb);
 }
 
 /* The attempt's end: the result goes to the store, a failure schedules the next attempt or ends it. */
-static void job_done(job_t *jb, CURLcode res, long code)
+static void job_done(job_t *jb, const char *failure, long code)
 {
     wh_t *wh = jb->wh;
     ag_webhook_result_t r = {.delivery_id = jb->j.delivery_id, .http_status = (int)code};
-    char msg[CURL_ERROR_SIZE + 64];
-    r.ok = res == CURLE_OK && code >= 200 && code < 300;
+    char msg[512];
+    r.ok = failure == NULL && code >= 200 && code < 300;
     if (!r.ok) {
-        if (res != CURLE_OK)
-            snprintf(msg, sizeof(msg), "%s", jb->errbuf[0] ? jb->errbuf : curl_easy_strerror(res));
+        if (failure != NULL)
+            snprintf(msg, sizeof(msg), "%s", failure);
         else
             snprintf(msg, sizeof(msg), "the receiver answered HTTP %ld", code);
         r.error = msg;
@@ -190,103 +178,13 @@ static void job_done(job_t *jb, CURLcode res, long code)
                (long long)jb->j.event.id, jb->j.attempt, code, msg);
 }
 
-static void check_done(wh_t *wh)
+static void on_sent(ag_hc_req_t *req, const ag_hc_result_t *res, void *data)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(wh->multi, &left)) != NULL) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        CURL *easy = m->easy_handle;
-        CURLcode res = m->data.result;
-        job_t *jb = NULL;
-        long code = 0;
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&jb);
-        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-        curl_multi_remove_handle(wh->multi, easy); /* m is invalid from here */
-        job_unlink(jb);
-        job_done(jb, res, code);
-        job_free(jb);
-    }
-}
-
-static void on_sock_closed(uv_handle_t *h)
-{
-    free(ag_container_of((uv_poll_t *)h, sock_t, poll));
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    sock_t *sk = ag_container_of(h, sock_t, poll);
-    wh_t *wh = sk->wh;
-    int flags = 0;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    int running;
-    curl_multi_socket_action(wh->multi, sk->fd, flags, &running);
-    check_done(wh);
-}
-
-static int on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    (void)e;
-    wh_t *wh = userp;
-    sock_t *sk = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (sk != NULL) {
-            uv_poll_stop(&sk->poll);
-            uv_close((uv_handle_t *)&sk->poll, on_sock_closed);
-            curl_multi_assign(wh->multi, s, NULL);
-        }
-        return 0;
-    }
-    if (sk == NULL) {
-        sk = ag_xcalloc(1, sizeof(*sk));
-        sk->fd = s;
-        sk->wh = wh;
-        if (uv_poll_init_socket(&wh->loop, &sk->poll, s) != 0) {
-            free(sk);
-            return -1;
-        }
-        curl_multi_assign(wh->multi, s, sk);
-    }
-    int ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        ev |= UV_WRITABLE;
-    uv_poll_start(&sk->poll, ev, on_poll);
-    return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-    wh_t *wh = ag_container_of(t, wh_t, curl_timer);
-    int running;
-    curl_multi_socket_action(wh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(wh);
-}
-
-static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
-{
-    (void)m;
-    wh_t *wh = userp;
-    if (timeout_ms < 0)
-        uv_timer_stop(&wh->curl_timer);
-    else
-        uv_timer_start(&wh->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *data)
-{
-    (void)p;
-    (void)data;
-    return size * n; /* the receiver's answer body is not kept */
+    (void)req;
+    job_t *jb = data;
+    job_unlink(jb);
+    job_done(jb, res->failed ? res->error : NULL, res->status);
+    job_free(jb);
 }
 
 static void start_job(wh_t *wh, ag_webhook_job_t *j)
@@ -301,52 +199,27 @@ static void start_job(wh_t *wh, ag_webhook_job_t *j)
     size_t blen = b.len;
     jb->body = ag_buf_steal(&b);
     int64_t ts = ag_now_ms() / 1000;
-    char sig[AG_WEBHOOK_SIG_LEN], h[160];
+    char sig[AG_WEBHOOK_SIG_LEN], h[5][160];
     ag_webhook_sign(jb->j.secret ? jb->j.secret : "", ts, jb->body, blen, sig);
-    jb->headers = curl_slist_append(jb->headers, "Content-Type: application/json");
-    jb->headers = curl_slist_append(jb->headers, "Expect:");
-    snprintf(h, sizeof(h), "X-Agency-Timestamp: %lld", (long long)ts);
-    jb->headers = curl_slist_append(jb->headers, h);
-    snprintf(h, sizeof(h), "X-Agency-Signature: %s", sig);
-    jb->headers = curl_slist_append(jb->headers, h);
-    snprintf(h, sizeof(h), "X-Agency-Event: %.100s", jb->j.event.type ? jb->j.event.type : "");
-    jb->headers = curl_slist_append(jb->headers, h);
-    snprintf(h, sizeof(h), "X-Agency-Delivery: %lld", (long long)jb->j.delivery_id);
-    jb->headers = curl_slist_append(jb->headers, h);
-    snprintf(h, sizeof(h), "X-Agency-Attempt: %d", jb->j.attempt);
-    jb->headers = curl_slist_append(jb->headers, h);
-    CURL *e = jb->easy = curl_easy_init();
+    snprintf(h[0], sizeof(h[0]), "X-Agency-Timestamp: %lld", (long long)ts);
+    snprintf(h[1], sizeof(h[1]), "X-Agency-Signature: %s", sig);
+    snprintf(h[2], sizeof(h[2]), "X-Agency-Event: %.100s", jb->j.event.type ? jb->j.event.type : "");
+    snprintf(h[3], sizeof(h[3]), "X-Agency-Delivery: %lld", (long long)jb->j.delivery_id);
+    snprintf(h[4], sizeof(h[4]), "X-Agency-Attempt: %d", jb->j.attempt);
+    const char *headers[] = {"Content-Type: application/json", h[0], h[1], h[2], h[3], h[4]};
+    ag_hc_opts_t o = {.url = jb->j.url, .headers = headers, .nheaders = 6, .body = jb->body, .len = blen,
+                      .timeout_ms = AG_WEBHOOK_TIMEOUT_MS, .connect_timeout_ms = AG_WEBHOOK_TIMEOUT_MS,
+                      .user_agent = "agency-webhooks/1"};
     jb->next = wh->jobs;
     if (wh->jobs)
         wh->jobs->prev = jb;
     wh->jobs = jb;
     wh->inflight++;
-    if (e == NULL) {
+    const char *why = NULL;
+    jb->req = ag_hc_post(wh->hc, &o, on_sent, jb, &why);
+    if (jb->req == NULL) {
         job_unlink(jb);
-        job_done(jb, CURLE_FAILED_INIT, 0);
-        job_free(jb);
-        return;
-    }
-    curl_easy_setopt(e, CURLOPT_URL, jb->j.url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* only where the subscription points, never via a proxy */
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, jb->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)blen);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, jb->headers);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "agency-webhooks/1");
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)AG_WEBHOOK_TIMEOUT_MS);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)AG_WEBHOOK_TIMEOUT_MS);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, jb->errbuf);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, jb);
-    CURLMcode mc = curl_multi_add_handle(wh->multi, e);
-    if (mc != CURLM_OK) {
-        snprintf(jb->errbuf, sizeof(jb->errbuf), "%s", curl_multi_strerror(mc));
-        job_unlink(jb);
-        job_done(jb, CURLE_FAILED_INIT, 0);
+        job_done(jb, why, 0);
         job_free(jb);
     }
 }
@@ -376,7 +249,7 @@ static void on_close_walk(uv_handle_t *h, void *arg)
     (void)arg;
     if (uv_is_closing(h))
         return;
-    uv_close(h, h->type == UV_POLL ? on_sock_closed : NULL);
+    uv_close(h, NULL);
 }
 
 /* Drops the requests in flight (their deliveries are due again at once) and closes every handle. */
@@ -387,14 +260,14 @@ static void shutdown_loop(wh_t *wh)
     wh->closing = 1;
     while (wh->jobs) {
         job_t *jb = wh->jobs;
-        curl_multi_remove_handle(wh->multi, jb->easy);
+        ag_hc_cancel(jb->req);
         job_unlink(jb);
         ag_webhook_result_t r = {.delivery_id = jb->j.delivery_id, .release = 1};
         record(wh, &r);
         job_free(jb);
     }
-    curl_multi_cleanup(wh->multi);
-    wh->multi = NULL;
+    ag_hc_close(wh->hc);
+    wh->hc = NULL;
     uv_walk(&wh->loop, on_close_walk, NULL);
 }
 
@@ -425,7 +298,6 @@ static void *wh_main(void *arg)
 
 int ag_webhooks_start(ag_engine_t *eng, ag_err_t *err)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     wh_t *wh = ag_xcalloc(1, sizeof(*wh));
     wh->eng = eng;
     wh->rnd = (uint64_t)ag_now_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid() ^ 1;
@@ -434,23 +306,17 @@ int ag_webhooks_start(ag_engine_t *eng, ag_err_t *err)
         free(wh);
         return rc;
     }
-    wh->multi = curl_multi_init();
-    if (wh->multi == NULL) {
+    uv_loop_init(&wh->loop);
+    if (ag_hc_new(&wh->hc, &wh->loop) != 0) {
+        uv_loop_close(&wh->loop);
         ag_store_close(wh->store);
         free(wh);
         return ag_err_set(err, AG_EINVAL, "webhooks: curl_multi_init failed");
     }
-    uv_loop_init(&wh->loop);
     uv_async_init(&wh->loop, &wh->wake, on_wake);
     uv_timer_init(&wh->loop, &wh->tick);
-    uv_timer_init(&wh->loop, &wh->curl_timer);
-    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETDATA, wh);
-    curl_multi_setopt(wh->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(wh->multi, CURLMOPT_TIMERDATA, wh);
     uv_timer_start(&wh->tick, on_tick, TICK_MS, TICK_MS);
     if ((rc = pthread_create(&wh->thread, NULL, wh_main, wh)) != 0) {
-        curl_multi_cleanup(wh->multi);
         ag_store_close(wh->store);
         free(wh); /* the loop's handles die with the process: startup has failed */
         return ag_err_set(err, -rc, "webhooks: cannot start the delivery thread");
@@ -478,5 +344,4 @@ void ag_webhooks_stop(ag_engine_t *eng)
     uv_loop_close(&wh->loop);
     ag_store_close(wh->store);
     free(wh);
-    curl_global_cleanup();
 }

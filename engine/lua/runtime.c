@@ -370,12 +370,26 @@ static int l_init(lua_State *L)
     return 0;
 }
 
+/* Sets G.llm (after the schema library, which llm.chat uses). */
+static int l_install_llm(lua_State *L)
+{
+    ag_rt_t *rt = ag_rt_of(L);
+    ag_lua_open_llm(L);
+    make_readonly(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->sandbox_ref);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "llm");
+    lua_pop(L, 1);
+    return 0;
+}
+
 int ag_rt_new(ag_rt_t **out, const ag_rt_opts_t *opts, ag_err_t *err)
 {
     ag_rt_t *rt = ag_xcalloc(1, sizeof(*rt));
     rt->loop = opts->loop;
     rt->store = opts->store;
     rt->scripts = opts->scripts;
+    rt->llm = opts->llm;
     rt->cpu_budget = opts->cpu_budget > 0 ? opts->cpu_budget : 50000000;
     rt->memory_limit = opts->memory_limit > 0 ? opts->memory_limit : 64 << 20;
     rt->mem_cap = rt->memory_limit * STATE_CAP_FACTOR + (256 << 20);
@@ -401,6 +415,13 @@ int ag_rt_new(ag_rt_t **out, const ag_rt_opts_t *opts, ag_err_t *err)
         return AG_ESCRIPT;
     }
     rt->schema_ref = luaL_ref(rt->L, LUA_REGISTRYINDEX);
+    lua_pushcfunction(rt->L, l_install_llm);
+    if (lua_pcall(rt->L, 0, 0, 0) != LUA_OK) {
+        ag_err_set(err, AG_ESCRIPT, "%s", lua_tostring(rt->L, -1));
+        lua_close(rt->L);
+        free(rt);
+        return AG_ESCRIPT;
+    }
     if (rt->scripts)
         rt->snap = ag_scripts_acquire(rt->scripts);
     *out = rt;
@@ -522,6 +543,34 @@ int ag_rt_check_module(ag_rt_t *rt, const char *kind, int idx, const char *path,
         lua_pop(L, 1);
         if (!ok)
             return shape_error(err, path, src, "run", "an agent must have a run(task, ctx) function");
+    } else if (strcmp(kind, "tools") == 0) {
+        lua_getfield(L, idx, "run");
+        int ok = lua_isfunction(L, -1);
+        lua_pop(L, 1);
+        if (!ok)
+            return shape_error(err, path, src, "run", "a tool must have a run(args, ctx) function");
+        lua_getfield(L, idx, "description");
+        ok = lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING;
+        lua_pop(L, 1);
+        if (!ok)
+            return shape_error(err, path, src, "description", "a tool's description must be a string");
+        int t = lua_getfield(L, idx, "parameters");
+        if (t != LUA_TNIL && t != LUA_TTABLE) {
+            lua_pop(L, 1);
+            return shape_error(err, path, src, "parameters", "parameters must be a schema table");
+        }
+        if (t == LUA_TTABLE) {
+            lua_pushcfunction(L, l_check_schema);
+            lua_insert(L, -2);
+            if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isnil(L, -1)) {
+                char msg[400];
+                snprintf(msg, sizeof(msg), "parameters %s",
+                         lua_tostring(L, -1) ? lua_tostring(L, -1) : "is not a schema");
+                lua_pop(L, 1);
+                return shape_error(err, path, src, "parameters", msg);
+            }
+        }
+        lua_pop(L, 1);
     } else if (strcmp(kind, "tasks") == 0) {
         lua_getfield(L, idx, "agent");
         int ok = lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0;
@@ -625,6 +674,15 @@ static lua_Integer domain_max_attempts(ag_rt_t *rt, const char *domain)
     }
     lua_pop(rt->L, 1);
     return v;
+}
+
+int ag__rt_push_script(ag_rt_t *rt, const char *domain, const char *kind, const char *name, ag_err_t *err)
+{
+    refresh(rt);
+    const ag_script_t *sc = rt->snap ? ag_snapshot_find(rt->snap, domain, kind, name) : NULL;
+    if (sc == NULL)
+        return ag_err_set(err, AG_ENOTFOUND, "no script domains/%s/%s/%s.lua", domain, kind, name);
+    return push_module(rt, sc, err);
 }
 
 /* Pushes the types-cache entry {tt=, agent=, domain=, name=, max_attempts=} for type. */
@@ -993,6 +1051,8 @@ static int l_prepare(lua_State *L)
     lua_setfield(L, -2, "attempt");
     lua_pushstring(L, sc->hash);
     lua_setfield(L, -2, "script_version");
+    lua_getfield(L, mod, "tools"); /* the agent's tools, for llm.chat{tools = ctx.tools} */
+    lua_setfield(L, -2, "tools");
 
     lua_xmove(L, co, 3); /* fn, task, ctx now on co */
     run->co = co;
@@ -1014,6 +1074,7 @@ void ag_rt_start(ag_rt_t *rt, const ag_run_spec_t *spec, ag_run_cb cb, void *dat
     ag_run_t *run = ag_xcalloc(1, sizeof(*run));
     run->rt = rt;
     run->task_id = spec->task_id;
+    run->attempt = spec->attempt;
     run->cb = cb;
     run->cb_data = data;
     run->cpu_budget = rt->cpu_budget;

@@ -26,6 +26,7 @@ typedef struct ag_scripts_s ag_scripts_t;
 typedef struct ag_rt_opts_s {
     uv_loop_t *loop;       /* NULL: a loader only (validation, check); runs cannot wait */
     ag_store_t *store;     /* NULL: memory.* raises */
+    struct ag_llm_loop_s *llm; /* the loop's LLM context (llm/llm.h); NULL: llm.chat raises */
     ag_scripts_t *scripts; /* the registry task types are resolved against; NULL for a loader */
     int64_t cpu_budget;    /* default instructions per run */
     int64_t memory_limit;  /* default bytes per run */

@@ -31,6 +31,9 @@ struct ag_run_s {
     int handles_open; /* timers initialised and not yet closed */
     int timed_out, finished;
     int is_waiting; /* counted in rt->waiting */
+    int attempt;
+    int llm_seq;    /* llm.chat round trips so far in this run (api_llm.c) */
+    void *llm_op;   /* the round trip the run waits on, or NULL */
 };
 
 enum { KILL_NONE = 0, KILL_CPU, KILL_MEM };
@@ -47,6 +50,7 @@ struct ag_rt_s {
     int64_t load_instructions; /* counted while loading a module */
     int loading;
     int waiting;
+    struct ag_llm_loop_s *llm; /* NULL: llm.chat raises (loaders) */
     int sandbox_ref, envmt_ref, schema_ref, modcache_ref, types_ref, encode_ref, decode_ref, null_ref;
 };
 
@@ -68,6 +72,11 @@ void ag_lua_register_json_encode(lua_State *L);
 int ag_lua_open_log(lua_State *L);
 int ag_lua_open_time(lua_State *L);
 int ag_lua_open_memory(lua_State *L);
+/* The `llm` global (api_llm.c; llm.chat itself is llm_chat.lua). Loads modules: call protected. */
+int ag_lua_open_llm(lua_State *L);
+/* Pushes the newest module domains/<domain>/<kind>/<name>.lua (kind "config": config.lua); AG_ENOTFOUND or
+ * AG_ESCRIPT push nothing. */
+int ag__rt_push_script(ag_rt_t *rt, const char *domain, const char *kind, const char *name, ag_err_t *err);
 /* sleep(seconds) is a plain function: registers it in the table at the top of the stack. */
 void ag_lua_register_sleep(lua_State *L);
 /* string.find/match/gmatch/gsub with a matcher charged to the CPU budget (api_pattern.c): sets them in the

@@ -113,6 +113,9 @@ void ag_queue_kick(ag_worker_t *w);
 /* Backoff before attempt+1, given the attempt that failed (1-based): exponential with jitter. */
 int64_t ag_queue_backoff_ms(int attempt, int base_ms, int max_ms, double unit_random);
 
+/* ---- replay.c: `agency replay TASK_ID [--attempt N]`; returns the exit status ---- */
+int ag_cmd_replay(const ag_config_t *cfg, int argc, char **argv);
+
 /* ---- reload.c ---- */
 int ag_reload_start(ag_engine_t *eng, ag_err_t *err);
 void ag_reload_stop(ag_engine_t *eng);

@@ -20,6 +20,8 @@ static const char usage[] =
     "  check [PATH]                 compile and validate every script under PATH (default: AGENCY_DOMAINS),\n"
     "                               or one file; prints file:line for each error, exits 1 if any\n"
     "  run DOMAIN/AGENT --input F   run one agent once on the JSON input in file F (- for stdin), print the result\n"
+    "  replay TASK_ID [--attempt N] re-run a finished task offline from its LLM journal with the current scripts;\n"
+    "                               shows each call that diverges and compares the result (exit 1 if any differs)\n"
     "  config                       print the effective configuration (secrets masked)\n"
     "  token --sub NAME --scope S [--ttl 1h]\n"
     "                               mint a JWT with AGENCY_JWT_SECRET (scopes: agents:read agents:write\n"
@@ -34,6 +36,9 @@ static const char usage[] =
     "  AGENCY_LUA_CPU_BUDGET=50000000  AGENCY_LUA_MEMORY_LIMIT=67108864\n"
     "  AGENCY_JWT_SECRET=  AGENCY_JWT_ISSUER=  AGENCY_JWT_AUDIENCE=  AGENCY_JWT_LEEWAY=30\n"
     "  AGENCY_CORS_ORIGINS=  AGENCY_RATE_LIMIT=100  AGENCY_RATE_BURST=200  AGENCY_REQUEST_TIMEOUT=10\n"
+    "  LLM: AGENCY_LLM_PROVIDER=openai|anthropic|mock  AGENCY_LLM_MODEL=  AGENCY_LLM_FALLBACK=  OPENAI_API_KEY=\n"
+    "  OPENAI_BASE_URL=  ANTHROPIC_API_KEY=  ANTHROPIC_BASE_URL=  AGENCY_LLM_TIMEOUT=60  AGENCY_LLM_RETRIES=2\n"
+    "  (all of them: `agency config`, README \"Configuration\")\n"
     "docs: README.md, docs/api.md, docs/scripting.md, docs/operations.md\n";
 
 static int load_config(ag_config_t *cfg, const char *file)
@@ -248,6 +253,8 @@ int main(int argc, char **argv)
         return cmd_serve(&cfg);
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(&cfg);
+    if (strcmp(cmd, "replay") == 0)
+        return ag_cmd_replay(&cfg, argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(&cfg, i + 1 < argc ? argv[i + 1] : NULL);
     if (strcmp(cmd, "config") == 0) {

@@ -298,7 +298,38 @@ struct ag_llm_loop_s {
     uv_check_t flusher;
     ag_llm_call_t *rows;
     size_t nrows, caprows;
+    /* replay mode */
+    int replaying;
+    const ag_llm_call_t *replay_rows;
+    size_t nreplay;
+    ag_llm_replay_cb replay_cb;
+    void *replay_data;
 };
+
+void ag_llm_loop_replay(ag_llm_loop_t *l, const ag_llm_call_t *rows, size_t n, ag_llm_replay_cb cb, void *data)
+{
+    l->replaying = 1;
+    l->replay_rows = rows;
+    l->nreplay = n;
+    l->replay_cb = cb;
+    l->replay_data = data;
+}
+
+int ag_llm_loop_replaying(const ag_llm_loop_t *l)
+{
+    return l->replaying;
+}
+
+const ag_llm_call_t *ag_llm_loop_replay_find(ag_llm_loop_t *l, int seq, const char *hash)
+{
+    const ag_llm_call_t *row = NULL;
+    for (size_t i = 0; i < l->nreplay; i++)
+        if (l->replay_rows[i].seq == seq && (row == NULL || l->replay_rows[i].response != NULL))
+            row = &l->replay_rows[i];
+    if (l->replay_cb)
+        l->replay_cb(seq, row, hash, l->replay_data);
+    return row;
+}
 
 static void on_flush(uv_check_t *h)
 {
@@ -378,13 +409,10 @@ void ag_llm_loop_journal(ag_llm_loop_t *l, const ag_llm_call_t *c)
 void ag_llm_loop_flush(ag_llm_loop_t *l)
 {
     uv_check_stop(&l->flusher);
-    if (l->nrows == 0 || l->store == NULL) {
-        ag_llm_calls_free(l->rows, 0);
-        l->nrows = 0;
+    if (l->nrows == 0)
         return;
-    }
     ag_err_t err;
-    if (l->store->ops->llm_calls_add(l->store, l->rows, l->nrows, &err) != 0)
+    if (l->store != NULL && l->store->ops->llm_calls_add(l->store, l->rows, l->nrows, &err) != 0)
         AG_LOG(AG_LOG_ERROR, "llm journal not written rows=%zu error=%s", l->nrows, err.msg);
     for (size_t i = 0; i < l->nrows; i++) {
         ag_llm_call_t *r = &l->rows[i];

@@ -47,6 +47,15 @@ ag_store_t *ag_llm_loop_store(ag_llm_loop_t *l);
 void ag_llm_loop_journal(ag_llm_loop_t *l, const ag_llm_call_t *c);
 void ag_llm_loop_flush(ag_llm_loop_t *l);
 
+/* Replay mode (agency replay): calls are answered only from rows (borrowed; one attempt's journal), by
+ * sequence number, and each call is reported to cb with the journal row for its seq (NULL: none) and the
+ * hash of the request made now. */
+typedef void (*ag_llm_replay_cb)(int seq, const ag_llm_call_t *row, const char *hash, void *data);
+void ag_llm_loop_replay(ag_llm_loop_t *l, const ag_llm_call_t *rows, size_t n, ag_llm_replay_cb cb, void *data);
+int ag_llm_loop_replaying(const ag_llm_loop_t *l);
+/* The row for seq in replay mode (reported to the callback), or NULL. */
+const ag_llm_call_t *ag_llm_loop_replay_find(ag_llm_loop_t *l, int seq, const char *hash);
+
 /* 64-bit FNV-1a of the canonical form of the Lua value at idx (object keys sorted), as 16 hex digits. */
 typedef struct lua_State lua_State;
 void ag_llm_hash(lua_State *L, int idx, char out[17]);

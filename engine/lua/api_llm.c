@@ -581,13 +581,27 @@ static int l_llm_call(lua_State *L)
     snprintf(fb, sizeof(fb), "%s", cfg->fallback);
     for (char *save = NULL, *p = strtok_r(fb, ", ", &save); p; p = strtok_r(NULL, ", ", &save))
         add_provider(op, p, NULL);
+    ag_llm_hash(L, -1, op->hash); /* the script's request: the model chosen by configuration is not part of it */
     lua_pushstring(L, op->model[0]);
     lua_setfield(L, -2, "model");
-    ag_llm_hash(L, -1, op->hash);
     op->req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     run->llm_op = op;
     run->pending_cancel = op_cancel;
 
+    if (ag_llm_loop_replaying(rt->llm)) { /* agency replay: the journal or nothing */
+        const ag_llm_call_t *row = ag_llm_loop_replay_find(rt->llm, seq, op->hash);
+        run->llm_op = NULL;
+        run->pending_cancel = NULL;
+        op_free(op);
+        if (row == NULL || row->response == NULL)
+            return ag_lua_raise(L, "replay_missing", "this call is not in the task's journal (replay is offline)", 0);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->decode_ref);
+        lua_pushstring(L, row->response);
+        lua_call(L, 1, 1);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "replayed");
+        return 1;
+    }
     if (st != NULL && replay(L, op, st)) {
         run->llm_op = NULL;
         run->pending_cancel = NULL;
@@ -645,8 +659,11 @@ static int l_llm_tool(lua_State *L)
     const char *name = luaL_checkstring(L, 1);
     ag_run_t *run = ag_lua_run(L);
     ag_err_t err;
-    if (run == NULL || ag__rt_push_script(ag_rt_of(L), run->domain, "tools", name, &err) != 0)
+    ag_rt_t *rt = ag_rt_of(L);
+    if (run == NULL || ag__rt_push_script(rt, run->domain, "tools", name, &err) != 0)
         lua_pushnil(L);
+    else
+        lua_xmove(rt->L, L, 1); /* modules live on the main state's stack */
     return 1;
 }
 
@@ -655,8 +672,13 @@ static int l_llm_domain(lua_State *L)
 {
     ag_run_t *run = ag_lua_run(L);
     ag_err_t err;
-    if (run == NULL || ag__rt_push_script(ag_rt_of(L), run->domain, "config", "config", &err) != 0 ||
-        !lua_istable(L, -1)) {
+    ag_rt_t *rt = ag_rt_of(L);
+    if (run == NULL || ag__rt_push_script(rt, run->domain, "config", "config", &err) != 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_xmove(rt->L, L, 1); /* modules live on the main state's stack */
+    if (!lua_istable(L, -1)) {
         lua_pushnil(L);
         return 1;
     }

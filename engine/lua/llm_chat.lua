@@ -11,8 +11,9 @@ return function(call, validate, tool_module, domain_llm)
   local type, pairs, ipairs, error, pcall, tostring = type, pairs, ipairs, error, pcall, tostring
   local tconcat, sfind, ssub, smatch = table.concat, string.find, string.sub, string.match
 
-  local function misuse(msg)
-    error("llm.chat: " .. msg, 3)
+  -- level: 3 points at llm.chat's caller when called from chat itself, 4 from a helper of chat
+  local function misuse(msg, level)
+    error("llm.chat: " .. msg, level or 3)
   end
 
   local function fail(code, message, retryable)
@@ -22,14 +23,14 @@ return function(call, validate, tool_module, domain_llm)
   local function copy_messages(src)
     local out = {}
     for i, m in ipairs(src) do
-      if type(m) ~= "table" then misuse("messages[" .. i .. "] must be a table") end
+      if type(m) ~= "table" then misuse("messages[" .. i .. "] must be a table", 4) end
       local role = m.role
       if role ~= "user" and role ~= "assistant" and role ~= "tool" and role ~= "system" then
-        misuse("messages[" .. i .. "].role must be user, assistant, tool or system")
+        misuse("messages[" .. i .. "].role must be user, assistant, tool or system", 4)
       end
       local content = m.content
       if content ~= nil and type(content) ~= "string" then
-        misuse("messages[" .. i .. "].content must be a string")
+        misuse("messages[" .. i .. "].content must be a string", 4)
       end
       out[i] = { role = role, content = content or "", tool_calls = m.tool_calls,
                  tool_call_id = m.tool_call_id, name = m.name }
@@ -41,20 +42,20 @@ return function(call, validate, tool_module, domain_llm)
   -- or the modules themselves. Returns the specs for the model and a name -> module map.
   local function resolve_tools(list)
     if list == nil then return nil, {} end
-    if type(list) ~= "table" then misuse("tools must be a list of tool names or tool modules") end
+    if type(list) ~= "table" then misuse("tools must be a list of tool names or tool modules", 4) end
     local specs, byname = {}, {}
     for i, t in ipairs(list) do
       local mod, name = t, nil
       if type(t) == "string" then
         name = t
         mod = tool_module(t)
-        if mod == nil then misuse("unknown tool '" .. t .. "' (expected domains/<domain>/tools/" .. t .. ".lua)") end
+        if mod == nil then misuse("unknown tool '" .. t .. "' (expected domains/<domain>/tools/" .. t .. ".lua)", 4) end
       elseif type(t) ~= "table" then
-        misuse("tools[" .. i .. "] must be a tool name or a tool module")
+        misuse("tools[" .. i .. "] must be a tool name or a tool module", 4)
       end
       name = mod.name or name
       if type(name) ~= "string" or type(mod.run) ~= "function" then
-        misuse("tools[" .. i .. "] must have a name and a run(args, ctx) function")
+        misuse("tools[" .. i .. "] must have a name and a run(args, ctx) function", 4)
       end
       specs[#specs + 1] = { name = name, description = mod.description or name,
                             parameters = mod.parameters or { type = "object", properties = {} } }

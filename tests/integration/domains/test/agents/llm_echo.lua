@@ -9,7 +9,7 @@ function agent.run(task, ctx)
                         provider = input.provider, model = input.model, json = input.json, schema = input.schema,
                         timeout = input.timeout }
     replies[#replies + 1] = { text = r.text, data = r.data, provider = r.provider, model = r.model,
-                              replayed = r.replayed, usage = r.usage, cost = r.cost }
+                              replayed = input.show_replayed and r.replayed or nil, usage = r.usage, cost = r.cost }
   end
   return { replies = replies }
 end

@@ -215,7 +215,7 @@ static int l_decode(lua_State *L)
     return 1;
 }
 
-/* Pushes the arguments table of the wire call at fn (its function object); k is the call's 0-based index. */
+/* Pushes the arguments table of the wire call whose function object is at fn (name: for the messages). */
 static void push_arguments(lua_State *L, int fn, const char *name)
 {
     int t = lua_getfield(L, fn, "arguments"); /* args */

@@ -520,7 +520,10 @@ static int replay(lua_State *L, op_t *op, ag_store_t *st)
 {
     char *resp = NULL;
     ag_err_t err;
-    if (op->run->task_id <= 0 || st->ops->llm_call_find(st, op->run->task_id, op->seq, op->hash, &resp, &err) != 0)
+    /* Only a re-run can have journaled calls: attempt 1 is a task's first run (a manual retry resets attempts
+     * and starts afresh). This keeps the lookup off the path of every first call. */
+    if (op->run->task_id <= 0 || op->run->attempt <= 1 ||
+        st->ops->llm_call_find(st, op->run->task_id, op->seq, op->hash, &resp, &err) != 0)
         return 0;
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->rt->decode_ref);
     lua_pushstring(L, resp);
@@ -559,8 +562,10 @@ static int l_llm_call(lua_State *L)
     double timeout = opt_num(L, 2, "timeout", cfg->timeout_ms / 1000.0);
     double task_cap = opt_num(L, 2, "task_budget", cfg->task_budget);
     double daily_cap = opt_num(L, 2, "daily_budget", cfg->domain_daily_budget);
-    if (st != NULL)
+    if (st != NULL && (task_cap > 0 || daily_cap > 0)) {
+        ag_llm_loop_flush(rt->llm); /* the spend of calls just made counts too */
         check_budgets(L, run, st, task_cap, daily_cap); /* may raise: nothing is allocated yet */
+    }
     int seq = ++run->llm_seq;
     lua_pushvalue(L, 1); /* the request, with its model set below */
 

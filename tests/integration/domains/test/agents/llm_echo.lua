@@ -11,6 +11,9 @@ function agent.run(task, ctx)
     replies[#replies + 1] = { text = r.text, data = r.data, provider = r.provider, model = r.model,
                               replayed = input.show_replayed and r.replayed or nil, usage = r.usage, cost = r.cost }
   end
+  if input.fail_first and task.attempt == 1 then
+    error("failing attempt 1 on purpose, after the calls")
+  end
   return { replies = replies }
 end
 

@@ -1,6 +1,8 @@
-/* health.c: GET /api/v1/health: the store, the loop threads and the scripts, each with a status. */
+/* health.c: GET /api/v1/health: the store, the loop threads, the scripts and the LLM providers, each with a
+ * status. */
 #include <string.h>
 
+#include "../engine/llm/llm.h"
 #include "http.h"
 
 void ag_api_health(ag_http_ctx_t *c)
@@ -46,7 +48,9 @@ void ag_api_health(ag_http_ctx_t *c)
     }
     ag_buf_puts(&b, "],\"errors\":[");
     ag_script_errors_json(&b, snap, "file");
-    ag_buf_puts(&b, "]}}}");
+    ag_buf_puts(&b, "]},");
+    ag_llm_health_json(eng->llm, &b);
+    ag_buf_puts(&b, "}}");
     ag_snapshot_release(snap);
     ag_http_send_json(c, store_ok ? 200 : 503, b.data, b.len);
     ag_buf_free(&b);

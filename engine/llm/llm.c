@@ -289,6 +289,48 @@ void ag_llm_shared_target(const ag_llm_shared_t *s, const char *provider, const 
     }
 }
 
+void ag_llm_health_json(ag_llm_shared_t *s, ag_buf_t *b)
+{
+    const char *chain[AG_LLM_MAX_CHAIN + 1];
+    int n = 0;
+    chain[n++] = s->c.provider;
+    char fb[sizeof(s->c.fallback)];
+    snprintf(fb, sizeof(fb), "%s", s->c.fallback);
+    for (char *save = NULL, *p = strtok_r(fb, ", ", &save); p && n <= AG_LLM_MAX_CHAIN; p = strtok_r(NULL, ", ", &save))
+        chain[n++] = ag_llm_provider(p)->name;
+    ag_buf_t items;
+    ag_buf_init(&items);
+    int degraded = 0;
+    int64_t now = ag_now_ms();
+    for (int i = 0; i < n; i++) {
+        int dup = 0;
+        for (int j = 0; j < i; j++)
+            dup |= strcmp(chain[i], chain[j]) == 0;
+        if (dup)
+            continue;
+        const char *base, *key;
+        ag_llm_shared_target(s, chain[i], &base, &key);
+        const char *circuit = strcmp(chain[i], "mock") == 0 ? "closed" : ag_llm_limits_state(ag_llm_shared_limits(s, chain[i]), now);
+        degraded |= strcmp(circuit, "open") == 0;
+        ag_buf_printf(&items, "%s{\"name\":\"%s\",\"configured\":%s,\"base_url\":", items.len ? "," : "", chain[i],
+                      strcmp(chain[i], "mock") == 0 || (key && *key) ? "true" : "false");
+        if (base)
+            ag_buf_json_strz(&items, base);
+        else
+            ag_buf_puts(&items, "null");
+        ag_buf_printf(&items, ",\"circuit\":\"%s\"}", circuit);
+    }
+    ag_buf_printf(b, "\"llm\":{\"status\":\"%s\",\"provider\":", degraded ? "degraded" : "ok");
+    ag_buf_json_strz(b, s->c.provider);
+    ag_buf_puts(b, ",\"model\":");
+    ag_buf_json_strz(b, s->c.model[0] ? s->c.model : ag_llm_default_model(s->c.provider));
+    ag_buf_puts(b, ",\"providers\":[");
+    if (items.len)
+        ag_buf_put(b, items.data, items.len);
+    ag_buf_puts(b, "]}");
+    ag_buf_free(&items);
+}
+
 /* ---- per loop ----------------------------------------------------------------------------------------------------- */
 
 struct ag_llm_loop_s {

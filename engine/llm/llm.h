@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "../buf.h"
 #include "../common.h"
 #include "../store.h"
 #include "limits.h"
@@ -32,6 +33,9 @@ const ag_llm_config_t *ag_llm_shared_config(const ag_llm_shared_t *s);
 ag_llm_limits_t *ag_llm_shared_limits(ag_llm_shared_t *s, const char *provider);
 /* Base URL and key of a provider, NULL when it has none. */
 void ag_llm_shared_target(const ag_llm_shared_t *s, const char *provider, const char **base_url, const char **key);
+
+/* Appends "llm":{status, provider, model, providers:[{name, configured, base_url, circuit}]} to b. */
+void ag_llm_health_json(ag_llm_shared_t *s, ag_buf_t *b);
 
 /* ---- one per loop thread ---- */
 typedef struct ag_llm_loop_s ag_llm_loop_t;

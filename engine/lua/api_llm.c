@@ -387,6 +387,13 @@ static void mock_answer(op_t *op, lua_State *L)
     lua_pop(L, 1);
 }
 
+/* Protected mock_answer on the main state (a fallback reached from a loop callback). */
+static int l_mock(lua_State *L)
+{
+    mock_answer(lua_touserdata(L, 1), L);
+    return 1;
+}
+
 /* Moves the op forward: admission, build, send. Called from l_llm_call and from timers. */
 static void op_step(op_t *op)
 {
@@ -399,7 +406,15 @@ static void op_step(op_t *op)
             return;
         }
         lua_State *L = op->rt->L;
-        mock_answer(op, L);
+        lua_pushcfunction(L, l_mock);
+        lua_pushlightuserdata(L, op);
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+            set_error(op, "provider_error", 0, "the mock provider failed: %s",
+                      lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+            lua_pop(L, 1);
+            finish_error(op);
+            return;
+        }
         deliver(op, 1);
         return;
     }

@@ -23,8 +23,7 @@ ag_llm_limits_t *ag_llm_limits_new(const ag_llm_limits_conf_t *conf)
     pthread_mutex_init(&l->mu, NULL);
     l->c = *conf;
     l->req_tokens = conf->rpm;
-    l->tok_tokens = conf->tpm;
-    l->refilled_ms = ag_now_ms();
+    l->tok_tokens = conf->tpm; /* full; refilled_ms = 0: the clock starts at the first acquire */
     return l;
 }
 
@@ -38,6 +37,8 @@ void ag_llm_limits_free(ag_llm_limits_t *l)
 
 static void refill(ag_llm_limits_t *l, int64_t now)
 {
+    if (l->refilled_ms == 0)
+        l->refilled_ms = now;
     int64_t dt = now - l->refilled_ms;
     if (dt <= 0)
         return;

@@ -150,6 +150,7 @@ typedef struct sqlite_store_s {
     ag_store_t super;
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
+    sqlite3_stmt *ext[AG_SQ_EXT_SLOTS]; /* statements of store_sqlite_*.c, by slot (ag__sqlite_stmt) */
 } sqlite_store_t;
 
 static int db_error(sqlite_store_t *s, ag_err_t *err, const char *what)
@@ -168,6 +169,20 @@ static sqlite3_stmt *stmt(sqlite_store_t *s, int id)
         sqlite3_clear_bindings(s->st[id]);
     }
     return s->st[id];
+}
+
+sqlite3_stmt *ag__sqlite_stmt(ag_store_t *_s, int slot, const char *sql)
+{
+    sqlite_store_t *s = (sqlite_store_t *)_s;
+    AG_ASSERT(slot >= 0 && slot < AG_SQ_EXT_SLOTS);
+    if (s->ext[slot] == NULL) {
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->ext[slot], NULL) != SQLITE_OK)
+            return NULL;
+    } else {
+        sqlite3_reset(s->ext[slot]);
+        sqlite3_clear_bindings(s->ext[slot]);
+    }
+    return s->ext[slot];
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -251,6 +266,8 @@ static void sq_close(ag_store_t *_s)
     sqlite_store_t *s = (sqlite_store_t *)_s;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < AG_SQ_EXT_SLOTS; i++)
+        sqlite3_finalize(s->ext[i]);
     sqlite3_close(s->db);
     free(s);
 }

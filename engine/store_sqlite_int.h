@@ -12,6 +12,13 @@
 
 /* The connection of a SQLite store (borrowed). */
 sqlite3 *ag__sqlite_db(ag_store_t *s);
+/* Prepared statements of the store_sqlite_*.c files, cached per connection: slot ranges per file
+ * (flow: 0-31, llm: 32-47). Returns the statement reset with its bindings cleared, or NULL when it
+ * cannot be prepared (sqlite3_errmsg(ag__sqlite_db(s)) says why). sql must be the same for a slot. */
+#define AG_SQ_EXT_SLOTS 48
+enum { AG_SQ_SLOT_FLOW = 0, AG_SQ_SLOT_LLM = 32 };
+sqlite3_stmt *ag__sqlite_stmt(ag_store_t *s, int slot, const char *sql);
+
 /* The mutex every write transaction of this process holds (store_sqlite.c, write_mu). */
 void ag__sqlite_write_lock(void);
 void ag__sqlite_write_unlock(void);

@@ -4,9 +4,8 @@
  *
  * Appends take the backend's process-wide write mutex and run in one BEGIN IMMEDIATE transaction per
  * batch, with one INSERT statement reused for every row. Reads (the replay lookup, the list, spend) run
- * without the mutex, each as one statement. Statements are prepared per call, as in
- * store_sqlite_webhooks.c: a call to a model costs far more than a prepare, and the journal is written
- * once per call (or once per batch of calls).
+ * without the mutex, each as one statement. Statements are prepared once per connection
+ * (ag__sqlite_stmt, slots AG_SQ_SLOT_LLM + 0..5): a prepare costs more than running them.
  *
  * List order: a task's calls come in (attempt, seq, id) order, which is the order its script made them.
  * The page cursor is the id of the last call of the previous page; the next page starts after that
@@ -25,13 +24,8 @@ static int db_error(sqlite3 *db, ag_err_t *err, const char *what)
     return ag_err_set(err, AG_ESTORE, "sqlite %s: %s", what, sqlite3_errmsg(db));
 }
 
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    return st;
-}
+/* The statement of slot k (cached per connection), reset. */
+#define prep(k, sql) ag__sqlite_stmt(s, AG_SQ_SLOT_LLM + (k), sql)
 
 static char *col_str(sqlite3_stmt *st, int i)
 {
@@ -92,7 +86,7 @@ int ag__sq_llm_calls_add(ag_store_t *s, const ag_llm_call_t *calls, size_t n, ag
         ag__sqlite_write_unlock();
         return rc;
     }
-    sqlite3_stmt *st = prep(db, "INSERT INTO llm_calls (task_id, attempt, seq, domain, provider, model, request_hash, "
+    sqlite3_stmt *st = prep(0, "INSERT INTO llm_calls (task_id, attempt, seq, domain, provider, model, request_hash, "
                                 "response, prompt_tokens, completion_tokens, cost, latency_ms, error_code, error, "
                                 "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     if (st == NULL) {
@@ -123,7 +117,7 @@ int ag__sq_llm_calls_add(ag_store_t *s, const ag_llm_call_t *calls, size_t n, ag
             rc = db_error(db, err, "llm call insert");
     }
 done:
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (rc == 0)
         rc = exec(db, "COMMIT", err);
     if (rc != 0)
@@ -137,7 +131,7 @@ int ag__sq_llm_call_find(ag_store_t *s, int64_t task_id, int seq, const char *re
 {
     sqlite3 *db = ag__sqlite_db(s);
     *response = NULL;
-    sqlite3_stmt *st = prep(db, "SELECT response FROM llm_calls WHERE task_id = ?1 AND seq = ?2 AND request_hash = ?3 "
+    sqlite3_stmt *st = prep(1, "SELECT response FROM llm_calls WHERE task_id = ?1 AND seq = ?2 AND request_hash = ?3 "
                                 "AND response IS NOT NULL AND error_code IS NULL ORDER BY id DESC LIMIT 1");
     if (st == NULL)
         return db_error(db, err, "prepare llm call find");
@@ -152,7 +146,7 @@ int ag__sq_llm_call_find(ag_store_t *s, int64_t task_id, int seq, const char *re
                         (long long)task_id);
     else
         rc = db_error(db, err, "llm call find");
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -168,7 +162,7 @@ int ag__sq_llm_calls_list(ag_store_t *s, int64_t task_id, int64_t after_id, int 
     int64_t from_attempt = INT64_MIN, from_seq = INT64_MIN, from_id = INT64_MIN;
     sqlite3_stmt *st;
     if (after_id > 0) {
-        st = prep(db, "SELECT attempt, seq FROM llm_calls WHERE id = ?1 AND task_id = ?2");
+        st = prep(2, "SELECT attempt, seq FROM llm_calls WHERE id = ?1 AND task_id = ?2");
         if (st == NULL)
             return db_error(db, err, "prepare llm call cursor");
         sqlite3_bind_int64(st, 1, after_id);
@@ -179,14 +173,14 @@ int ag__sq_llm_calls_list(ag_store_t *s, int64_t task_id, int64_t after_id, int 
             from_seq = sqlite3_column_int64(st, 1);
             from_id = after_id;
         }
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         if (step == SQLITE_DONE)
             return ag_err_set(err, AG_EINVAL, "cursor: call %lld is not a call of task %lld", (long long)after_id,
                               (long long)task_id);
         if (step != SQLITE_ROW)
             return db_error(db, err, "llm call cursor");
     }
-    st = prep(db, "SELECT " CALL_COLS " FROM llm_calls WHERE task_id = ?1 AND (attempt, seq, id) > (?2, ?3, ?4) "
+    st = prep(3, "SELECT " CALL_COLS " FROM llm_calls WHERE task_id = ?1 AND (attempt, seq, id) > (?2, ?3, ?4) "
                   "ORDER BY attempt, seq, id LIMIT ?5");
     if (st == NULL)
         return db_error(db, err, "prepare llm call list");
@@ -208,11 +202,11 @@ int ag__sq_llm_calls_list(ag_store_t *s, int64_t task_id, int64_t after_id, int 
     }
     if (step != SQLITE_DONE) {
         int rc = db_error(db, err, "llm call list");
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         ag_llm_calls_free(items, got);
         return rc;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     *out = items;
     *n = got;
     return 0;
@@ -225,8 +219,8 @@ int ag__sq_llm_spend(ag_store_t *s, int64_t task_id, const char *domain, int64_t
     *out = 0;
     if (task_id <= 0 && domain == NULL)
         return ag_err_set(err, AG_EINVAL, "llm spend: a task or a domain is required");
-    sqlite3_stmt *st = task_id > 0 ? prep(db, "SELECT total(cost) FROM llm_calls WHERE task_id = ?1")
-                                   : prep(db, "SELECT total(cost) FROM llm_calls WHERE domain = ?1 AND created_at >= ?2");
+    sqlite3_stmt *st = task_id > 0 ? prep(4, "SELECT total(cost) FROM llm_calls WHERE task_id = ?1")
+                                   : prep(5, "SELECT total(cost) FROM llm_calls WHERE domain = ?1 AND created_at >= ?2");
     if (st == NULL)
         return db_error(db, err, "prepare llm spend");
     if (task_id > 0) {
@@ -240,6 +234,6 @@ int ag__sq_llm_spend(ag_store_t *s, int64_t task_id, const char *domain, int64_t
         *out = sqlite3_column_double(st, 0);
     else
         rc = db_error(db, err, "llm spend");
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }

@@ -1,6 +1,8 @@
 /* http.c: see http.h. */
 #include "http.h"
 
+#include "../engine/b64url.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -232,4 +234,59 @@ int ag_http_query_str(h2o_req_t *req, const char *name, char *buf, size_t bufsz)
         q = stop + 1;
     }
     return 0;
+}
+
+/* ---- list endpoints ---------------------------------------------------------------------------------------------- */
+
+int ag_http_filter_str(ag_http_ctx_t *c, const char *name, char *buf, size_t bufsz, const char **out)
+{
+    int rc = ag_http_query_str(c->req, name, buf, bufsz);
+    if (rc == 0)
+        return 0;
+    if (rc < 0 || buf[0] == '\0') {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "%s: must be a non-empty URL-encoded value of at most %zu bytes", name,
+                 bufsz - 1);
+        ag_http_send_error(c, 400, "bad_request", msg, NULL);
+        return -1;
+    }
+    *out = buf;
+    return 1;
+}
+
+int ag_http_page_params(ag_http_ctx_t *c, const char *prefix, int *limit, int64_t *cursor)
+{
+    char limit_s[16], cur[64];
+    int rc;
+    *limit = 50;
+    *cursor = 0;
+    if ((rc = ag_http_query_str(c->req, "limit", limit_s, sizeof(limit_s))) != 0) {
+        char *end;
+        long l = rc > 0 ? strtol(limit_s, &end, 10) : 0;
+        if (rc < 0 || limit_s[0] < '0' || limit_s[0] > '9' || *end != '\0' || l < 1 || l > AG_TASK_LIST_MAX) {
+            ag_http_send_error(c, 400, "bad_request", "limit: must be an integer from 1 to 200", NULL);
+            return -1;
+        }
+        *limit = (int)l;
+    }
+    if ((rc = ag_http_query_str(c->req, "cursor", cur, sizeof(cur))) != 0 &&
+        (rc < 0 || (*cursor = ag_cursor_decode(cur, prefix)) <= 0)) {
+        ag_http_send_error(c, 400, "bad_request", "cursor: not a cursor returned by this API (use next_cursor as is)",
+                           NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void ag_http_page_end(ag_buf_t *b, const char *prefix, int64_t next)
+{
+    ag_buf_puts(b, "],\"next_cursor\":");
+    if (next > 0) {
+        ag_buf_putc(b, '"');
+        ag_cursor_encode(b, prefix, next);
+        ag_buf_putc(b, '"');
+    } else {
+        ag_buf_puts(b, "null");
+    }
+    ag_buf_putc(b, '}');
 }

@@ -52,6 +52,14 @@ int ag_http_query_num(h2o_req_t *req, const char *name, double lo, double hi, do
 int ag_http_query_str(h2o_req_t *req, const char *name, char *buf, size_t bufsz);
 
 /* Resources (api/tasks.c, api/health.c). */
+/* List endpoints. A string filter: 1 set (*out = buf), 0 absent, -1 answered with 400. */
+int ag_http_filter_str(ag_http_ctx_t *c, const char *name, char *buf, size_t bufsz, const char **out);
+/* `limit` (1..200, default 50) and `cursor` (made by ag_http_page_end with the same prefix; *cursor 0 when
+ * absent): 0, or -1 answered with 400. */
+int ag_http_page_params(ag_http_ctx_t *c, const char *prefix, int *limit, int64_t *cursor);
+/* Closes an {"items":[ ... list with ],"next_cursor":"<prefix><next>"|null} (next 0: none). */
+void ag_http_page_end(ag_buf_t *b, const char *prefix, int64_t next);
+
 void ag_api_tasks_create(ag_http_ctx_t *c);
 void ag_api_tasks_get(ag_http_ctx_t *c);
 void ag_api_tasks_execute(ag_http_ctx_t *c);
@@ -89,5 +97,12 @@ void ag_api_webhook_subs_delete(ag_http_ctx_t *c);
 void ag_api_webhook_deliveries(ag_http_ctx_t *c);
 /* GET /api/v1/tasks/{id}/llm-calls: the task's LLM call journal (api/llm_calls.c). */
 void ag_api_tasks_llm_calls(ag_http_ctx_t *c);
+/* api/workflows.c */
+void ag_api_workflows_create(ag_http_ctx_t *c);
+void ag_api_workflows_list(ag_http_ctx_t *c);
+void ag_api_workflows_get(ag_http_ctx_t *c);
+void ag_api_workflows_cancel(ag_http_ctx_t *c);
+void ag_api_handoffs_list(ag_http_ctx_t *c);
+void ag_api_tasks_approve(ag_http_ctx_t *c);
 
 #endif

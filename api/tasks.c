@@ -328,29 +328,12 @@ void ag_api_tasks_events(ag_http_ctx_t *c)
 
 /* The id in a cursor, or 0 when it is not one this server made. */
 
-/* One string filter: 1 set (*out = buf), 0 absent, -1 answered with 400. */
-static int list_str(ag_http_ctx_t *c, const char *name, char *buf, size_t bufsz, const char **out)
-{
-    int rc = ag_http_query_str(c->req, name, buf, bufsz);
-    if (rc == 0)
-        return 0;
-    if (rc < 0 || buf[0] == '\0') {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "%s: must be a non-empty URL-encoded value of at most %zu bytes", name,
-                 bufsz - 1);
-        ag_http_send_error(c, 400, "bad_request", msg, NULL);
-        return -1;
-    }
-    *out = buf;
-    return 1;
-}
-
 /* A timestamp filter: 1 set, 0 absent, -1 answered with 400. */
 static int list_time(ag_http_ctx_t *c, const char *name, int64_t *out)
 {
     char buf[64];
     const char *v = NULL;
-    int rc = list_str(c, name, buf, sizeof(buf), &v);
+    int rc = ag_http_filter_str(c, name, buf, sizeof(buf), &v);
     if (rc <= 0)
         return rc;
     if (ag_parse_iso8601(v, strlen(v), out) != 0) {
@@ -369,10 +352,10 @@ static int list_time(ag_http_ctx_t *c, const char *name, int64_t *out)
 void ag_api_tasks_list(ag_http_ctx_t *c)
 {
     ag_task_filter_t f = {.state = -1};
-    char status[32], domain[256], agent[256], type[256], workflow[256], cursor[32], limit_s[16];
+    char status[32], domain[256], agent[256], type[256], workflow[256];
     const char *v = NULL;
     int rc;
-    if ((rc = list_str(c, "status", status, sizeof(status), &v)) < 0)
+    if ((rc = ag_http_filter_str(c, "status", status, sizeof(status), &v)) < 0)
         return;
     if (rc > 0 && (f.state = ag_task_state_parse(v)) < 0) {
         ag_http_send_error(c, 400, "bad_request",
@@ -381,29 +364,16 @@ void ag_api_tasks_list(ag_http_ctx_t *c)
                            NULL);
         return;
     }
-    if (list_str(c, "domain", domain, sizeof(domain), &f.domain) < 0 ||
-        list_str(c, "agent", agent, sizeof(agent), &f.agent) < 0 ||
-        list_str(c, "type", type, sizeof(type), &f.type) < 0 ||
-        list_str(c, "workflow_id", workflow, sizeof(workflow), &f.workflow_id) < 0 ||
+    if (ag_http_filter_str(c, "domain", domain, sizeof(domain), &f.domain) < 0 ||
+        ag_http_filter_str(c, "agent", agent, sizeof(agent), &f.agent) < 0 ||
+        ag_http_filter_str(c, "type", type, sizeof(type), &f.type) < 0 ||
+        ag_http_filter_str(c, "workflow_id", workflow, sizeof(workflow), &f.workflow_id) < 0 ||
         list_time(c, "created_after", &f.created_after) < 0 || list_time(c, "created_before", &f.created_before) < 0)
         return;
-    int limit = 50;
-    if ((rc = ag_http_query_str(c->req, "limit", limit_s, sizeof(limit_s))) != 0) {
-        char *end;
-        long l = rc > 0 ? strtol(limit_s, &end, 10) : 0;
-        if (rc < 0 || limit_s[0] < '0' || limit_s[0] > '9' || *end != '\0' || l < 1 || l > AG_TASK_LIST_MAX) {
-            ag_http_send_error(c, 400, "bad_request", "limit: must be an integer from 1 to 200", NULL);
-            return;
-        }
-        limit = (int)l;
-    }
-    int64_t before = 0;
-    if ((rc = ag_http_query_str(c->req, "cursor", cursor, sizeof(cursor))) != 0 &&
-        (rc < 0 || (before = ag_cursor_decode(cursor, "")) <= 0)) {
-        ag_http_send_error(c, 400, "bad_request", "cursor: not a cursor returned by this API (use next_cursor as is)",
-                           NULL);
+    int limit;
+    int64_t before;
+    if (ag_http_page_params(c, "", &limit, &before) != 0)
         return;
-    }
     ag_task_t *items = NULL;
     size_t n = 0;
     int64_t next = 0;
@@ -422,15 +392,7 @@ void ag_api_tasks_list(ag_http_ctx_t *c)
         ag_task_clear(&items[i]);
     }
     free(items);
-    ag_buf_puts(&b, "],\"next_cursor\":");
-    if (next > 0) {
-        ag_buf_putc(&b, '"');
-        ag_cursor_encode(&b, "", next);
-        ag_buf_putc(&b, '"');
-    } else {
-        ag_buf_puts(&b, "null");
-    }
-    ag_buf_putc(&b, '}');
+    ag_http_page_end(&b, "", next);
     ag_http_send_json(c, 200, b.data, b.len);
     ag_buf_free(&b);
 }

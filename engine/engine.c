@@ -252,6 +252,10 @@ void ag_engine_destroy(ag_engine_t *eng)
         for (size_t k = 0; k < w->npend; k++) {
             free(w->pend[k].result);
             free(w->pend[k].error);
+            free(w->pend[k].workflow_id);
+            ag_handoffs_new_free(w->pend[k].handoffs, w->pend[k].nhandoffs);
+            free((char *)w->pend[k].approval.reason);
+            free((char *)w->pend[k].approval.data);
         }
         free(w->pend);
         free(w->running);

@@ -27,6 +27,10 @@ typedef struct ag_pending_s {
     ag_outcome_t o;
     char *result, *error;
     char version[17];
+    char *workflow_id;
+    ag_handoff_new_t *handoffs; /* evaluated at success (lua/handoffs.c) */
+    size_t nhandoffs;
+    ag_approval_new_t approval; /* waiting: its reason and data are owned */
 } ag_pending_t;
 
 struct ag_worker_s {

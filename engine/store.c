@@ -162,3 +162,37 @@ void ag_store_close(ag_store_t *s)
     if (s != NULL)
         s->ops->close(s);
 }
+
+void ag_workflow_clear(ag_workflow_t *w)
+{
+    free(w->start_type);
+    free(w->start_domain);
+    free(w->status);
+    free(w->input);
+    memset(w, 0, sizeof(*w));
+}
+
+void ag_handoffs_free(ag_handoff_t *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].name);
+        free(h[i].from_domain);
+        free(h[i].to_domain);
+        free(h[i].to_type);
+        free(h[i].workflow_id);
+        free(h[i].status);
+        free(h[i].reasons);
+        free(h[i].package);
+    }
+    free(h);
+}
+
+void ag_approval_clear(ag_approval_t *a)
+{
+    free(a->reason);
+    free(a->data);
+    free(a->status);
+    free(a->comment);
+    free(a->decided_by);
+    memset(a, 0, sizeof(*a));
+}

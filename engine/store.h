@@ -63,20 +63,71 @@ typedef struct ag_task_new_s {
 typedef struct ag_claim_s {
     int64_t id;
     char *type, *domain, *agent, *input;
+    char *workflow_id; /* NULL: none */
     int attempts, max_attempts;
 } ag_claim_t;
 
 void ag_claims_free(ag_claim_t *c, size_t n);
 
+/* A handoff evaluated when its source task succeeded (engine/lua/handoffs.c), applied by sync in the same
+ * transaction as the success: the handoff record and, when accepted, the target task (queued, in the
+ * source task's workflow). At most one per (source task, name). Strings are borrowed. */
+typedef struct ag_handoff_new_s {
+    const char *name;                    /* domains/<from_domain>/handoffs/<name>.lua */
+    const char *from_domain, *to_domain, *to_type, *to_agent;
+    int max_attempts;                    /* of the target task type */
+    int accepted;                        /* 0: rejected, no task */
+    const char *reasons;                 /* JSON array of strings (rejected) */
+    const char *input;                   /* JSON: the target task's input (accepted) */
+} ag_handoff_new_t;
+
+/* task.approve{} that found no decision: the task waits (state waiting) for POST /tasks/{id}/approve. */
+typedef struct ag_approval_new_s {
+    int seq;
+    const char *reason, *data; /* data: JSON or NULL */
+} ag_approval_new_t;
+
 /* The end of one run, applied by sync. The store takes nothing; strings are borrowed. */
 typedef struct ag_outcome_s {
     int64_t id;
-    ag_task_state_t state; /* SUCCEEDED, FAILED (retry at run_at), DEAD or CANCELLED */
+    ag_task_state_t state; /* SUCCEEDED, FAILED (retry at run_at), DEAD, CANCELLED or WAITING */
     const char *result;    /* JSON text, SUCCEEDED only */
     const char *error;
     const char *script_version;
     int64_t run_at;
+    const char *workflow_id;           /* the task's workflow or NULL: a terminal outcome may complete it */
+    const ag_handoff_new_t *handoffs;  /* SUCCEEDED only */
+    size_t nhandoffs;
+    const ag_approval_new_t *approval; /* WAITING only */
 } ag_outcome_t;
+
+/* A workflow: one item (an offer, a lead, a deal) followed across domains. */
+typedef struct ag_workflow_s {
+    int64_t id;
+    char *start_type, *start_domain, *status, *input; /* status: running, completed, failed, cancelled */
+    int64_t created_at, updated_at, finished_at;
+} ag_workflow_t;
+void ag_workflow_clear(ag_workflow_t *w);
+
+typedef struct ag_handoff_s {
+    int64_t id, source_task_id, target_task_id; /* target 0 when rejected */
+    char *name, *from_domain, *to_domain, *to_type, *workflow_id, *status, *reasons, *package;
+    int64_t created_at;
+} ag_handoff_t;
+void ag_handoffs_free(ag_handoff_t *h, size_t n);
+
+/* GET /api/v1/handoffs filters; NULL = any. */
+typedef struct ag_handoff_filter_s {
+    const char *from_domain, *to_domain, *status, *workflow_id;
+} ag_handoff_filter_t;
+
+typedef struct ag_approval_s {
+    int64_t task_id;
+    int seq;
+    char *reason, *data, *status, *comment, *decided_by; /* status: pending, approved, rejected */
+    int64_t requested_at, decided_at;
+} ag_approval_t;
+void ag_approval_clear(ag_approval_t *a);
 
 typedef struct ag_task_event_s {
     char *from, *to, *detail; /* from is NULL for the creation */
@@ -263,9 +314,17 @@ typedef struct ag_store_ops_s {
     /* The earliest run_at of a task waiting to be claimed, or 0 when none. */
     int (*next_due)(ag_store_t *s, int64_t *run_at, ag_err_t *err);
 
-    /* Domain KV: values are JSON texts. get: AG_ENOTFOUND when absent; *out is new. */
+    /* Domain KV: values are JSON texts. get: AG_ENOTFOUND when absent or expired; *out is new.
+     * set: ttl_ms > 0 expires the key that many ms from now; 0 = never (and clears an earlier ttl).
+     * incr: atomically adds by to the integer stored at key and sets *out to the new value; a missing or
+     * expired key counts from 0 and takes ttl_ms (0 = never); an existing key keeps its expiry. AG_ESTATE
+     * when the stored value is not an integer or the sum leaves int64 (err says which). Writes purge
+     * expired keys lazily, in bounded batches. */
     int (*kv_get)(ag_store_t *s, const char *domain, const char *key, char **out, ag_err_t *err);
-    int (*kv_set)(ag_store_t *s, const char *domain, const char *key, const char *value, ag_err_t *err);
+    int (*kv_set)(ag_store_t *s, const char *domain, const char *key, const char *value, int64_t ttl_ms,
+                  ag_err_t *err);
+    int (*kv_incr)(ag_store_t *s, const char *domain, const char *key, int64_t by, int64_t ttl_ms, int64_t *out,
+                   ag_err_t *err);
     int (*kv_del)(ag_store_t *s, const char *domain, const char *key, ag_err_t *err);
 
     /* Records a script version (content hash) once. */
@@ -337,6 +396,26 @@ typedef struct ag_store_ops_s {
     /* Cost spent: by one task (task_id > 0, all attempts), or else by domain since since_ms (inclusive). */
     int (*llm_spend)(ag_store_t *s, int64_t task_id, const char *domain, int64_t since_ms, double *out,
                      ag_err_t *err);
+    /* ---- workflows, handoffs, approvals (store_sqlite_flow.c) ---- */
+    /* Creates a workflow and its first task (queued, type/domain/agent given) in one transaction. */
+    int (*workflow_create)(ag_store_t *s, const char *type, const char *domain, const char *agent, int max_attempts,
+                           const char *input, ag_workflow_t *out, int64_t *task_id, ag_err_t *err);
+    int (*workflow_get)(ag_store_t *s, int64_t id, ag_workflow_t *out, ag_err_t *err);
+    /* Newest first, ids below before_id (0: from the newest); status/domain NULL = any. */
+    int (*workflow_list)(ag_store_t *s, const char *status, const char *domain, int64_t before_id, int limit,
+                         ag_workflow_t **out, size_t *n, ag_err_t *err);
+    /* running -> cancelled: its queued/pending/failed/waiting tasks are cancelled at once, running ones are asked
+     * to stop (*running = how many). AG_ESTATE (out filled) when it is not running. */
+    int (*workflow_cancel)(ag_store_t *s, int64_t id, ag_workflow_t *out, size_t *running, ag_err_t *err);
+    /* Oldest first, ids above after_id. */
+    int (*handoff_list)(ag_store_t *s, const ag_handoff_filter_t *f, int64_t after_id, int limit, ag_handoff_t **out,
+                        size_t *n, ag_err_t *err);
+    /* The approval seq of a task; AG_ENOTFOUND when there is none. */
+    int (*approval_get)(ag_store_t *s, int64_t task_id, int seq, ag_approval_t *out, ag_err_t *err);
+    /* Decides a waiting task's pending approval and queues the task again (its max_attempts grows by one, so the
+     * resumed run does not use up a retry). AG_ENOTFOUND: no task; AG_ESTATE (out filled): not waiting for one. */
+    int (*task_approve)(ag_store_t *s, int64_t id, int approve, const char *comment, const char *by, ag_task_t *out,
+                        ag_err_t *err);
 } ag_store_ops_t;
 
 struct ag_store_s {

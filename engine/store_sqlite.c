@@ -103,7 +103,7 @@ static const char *sql_text[ST__COUNT] = {
                  "INDEXED BY tasks_ready "
                  "WHERE state IN ('queued', 'failed') AND run_at <= ?3 AND " NOT_PAUSED " "
                  "ORDER BY priority DESC, run_at, id LIMIT ?4) "
-                 "RETURNING id, type, domain, agent, input, attempts, max_attempts",
+                 "RETURNING id, type, domain, agent, input, attempts, max_attempts, workflow_id",
     [ST_RENEW] = "UPDATE tasks SET lease_until = ?3 WHERE id = ?1 AND lease_owner = ?2 AND state = 'running' "
                  "RETURNING cancel_requested",
     [ST_RECOVER_CANCEL] = "UPDATE tasks SET state = 'cancelled', finished_at = ?1, updated_at = ?1, "
@@ -117,9 +117,10 @@ static const char *sql_text[ST__COUNT] = {
                         "lease_until = NULL, error = 'lease expired on the last attempt: the worker running it was "
                         "lost' WHERE state = 'running' AND lease_until < ?1",
     [ST_NEXT_DUE] = "SELECT min(run_at) FROM tasks WHERE state IN ('queued', 'failed') AND " NOT_PAUSED,
-    [ST_KV_GET] = "SELECT value FROM kv WHERE domain = ?1 AND key = ?2",
-    [ST_KV_SET] = "INSERT INTO kv (domain, key, value, updated_at) VALUES (?1, ?2, ?3, ?4) "
-                  "ON CONFLICT (domain, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    [ST_KV_GET] = "SELECT value FROM kv WHERE domain = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+    [ST_KV_SET] = "INSERT INTO kv (domain, key, value, updated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+                  "ON CONFLICT (domain, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, "
+                  "expires_at = excluded.expires_at",
     [ST_KV_DEL] = "DELETE FROM kv WHERE domain = ?1 AND key = ?2",
     [ST_SCRIPT_PUT] = "INSERT INTO script_versions (hash, path, source, created_at) VALUES (?1, ?2, ?3, ?4) "
                       "ON CONFLICT (hash) DO NOTHING",
@@ -591,7 +592,13 @@ static int apply_outcome(sqlite_store_t *s, const ag_outcome_t *o, const char *o
     bind_text(st, 9, owner);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : db_error(s, err, "outcome");
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, "outcome");
+    /* what the run implies (handoffs, an approval request, the end of its workflow), only if it still held
+     * the task: a worker that lost its lease must not hand off */
+    if (sqlite3_changes(s->db) == 0)
+        return 0;
+    return ag__sq_apply_flow(&s->super, o, now, err);
 }
 
 static int claim(sqlite_store_t *s, const char *owner, int max, int lease_ms, int64_t now, ag_claim_t **claimed,
@@ -615,6 +622,7 @@ static int claim(sqlite_store_t *s, const char *owner, int max, int lease_ms, in
         c[n].input = col_str(st, 4);
         c[n].attempts = sqlite3_column_int(st, 5);
         c[n].max_attempts = sqlite3_column_int(st, 6);
+        c[n].workflow_id = col_str(st, 7);
         n++;
     }
     sqlite3_reset(st);
@@ -839,6 +847,7 @@ static int sq_kv_get(ag_store_t *_s, const char *domain, const char *key, char *
         return db_error(s, err, "prepare kv get");
     bind_text(st, 1, domain);
     bind_text(st, 2, key);
+    sqlite3_bind_int64(st, 3, ag_now_ms()); /* an expired key reads as absent (store_sqlite_kv.c purges it) */
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *out = col_str(st, 0);
@@ -849,30 +858,39 @@ static int sq_kv_get(ag_store_t *_s, const char *domain, const char *key, char *
 }
 
 static int kv_write(sqlite_store_t *s, int sid, const char *domain, const char *key, const char *value,
-                    ag_err_t *err)
+                    int64_t ttl_ms, ag_err_t *err)
 {
     sqlite3_stmt *st = stmt(s, sid);
     if (st == NULL)
         return db_error(s, err, "prepare kv");
     bind_text(st, 1, domain);
     bind_text(st, 2, key);
+    int64_t now = ag_now_ms();
     if (value != NULL) {
         bind_text(st, 3, value);
-        sqlite3_bind_int64(st, 4, ag_now_ms());
+        sqlite3_bind_int64(st, 4, now);
+        if (ttl_ms > 0)
+            sqlite3_bind_int64(st, 5, now + ttl_ms);
+        else
+            sqlite3_bind_null(st, 5);
     }
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : db_error(s, err, "kv write");
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, "kv write");
+    ag__sq_kv_purge_due(&s->super, now);
+    return 0;
 }
 
-static int sq_kv_set(ag_store_t *_s, const char *domain, const char *key, const char *value, ag_err_t *err)
+static int sq_kv_set(ag_store_t *_s, const char *domain, const char *key, const char *value, int64_t ttl_ms,
+                     ag_err_t *err)
 {
-    return kv_write((sqlite_store_t *)_s, ST_KV_SET, domain, key, value, err);
+    return kv_write((sqlite_store_t *)_s, ST_KV_SET, domain, key, value, ttl_ms, err);
 }
 
 static int sq_kv_del(ag_store_t *_s, const char *domain, const char *key, ag_err_t *err)
 {
-    return kv_write((sqlite_store_t *)_s, ST_KV_DEL, domain, key, NULL, err);
+    return kv_write((sqlite_store_t *)_s, ST_KV_DEL, domain, key, NULL, 0, err);
 }
 
 static int sq_script_version_put(ag_store_t *_s, const char *hash, const char *path, const char *source,
@@ -1221,8 +1239,9 @@ LOCKED(sq_heartbeat,
        (s, owner, ids, n, lease_ms, cancel, ncancel, err))
 LOCKED(sq_recover, (ag_store_t * s, size_t *recovered, ag_err_t *err), (s, recovered, err))
 LOCKED(sq_task_retry, (ag_store_t * s, int64_t id, ag_task_t *out, ag_err_t *err), (s, id, out, err))
-LOCKED(sq_kv_set, (ag_store_t * s, const char *domain, const char *key, const char *value, ag_err_t *err),
-       (s, domain, key, value, err))
+LOCKED(sq_kv_set,
+       (ag_store_t * s, const char *domain, const char *key, const char *value, int64_t ttl_ms, ag_err_t *err),
+       (s, domain, key, value, ttl_ms, err))
 LOCKED(sq_kv_del, (ag_store_t * s, const char *domain, const char *key, ag_err_t *err), (s, domain, key, err))
 LOCKED(sq_script_version_put, (ag_store_t * s, const char *hash, const char *path, const char *source, ag_err_t *err),
        (s, hash, path, source, err))
@@ -1257,6 +1276,7 @@ static const ag_store_ops_t sqlite_ops = {
     .kv_get = sq_kv_get,
     .kv_set = sq_kv_set_locked,
     .kv_del = sq_kv_del_locked,
+    .kv_incr = ag__sq_kv_incr, /* store_sqlite_kv.c */
     .script_version_put = sq_script_version_put_locked,
     .agent_create = sq_agent_create_locked,
     .agent_get = sq_agent_get,
@@ -1278,6 +1298,13 @@ static const ag_store_ops_t sqlite_ops = {
     .llm_call_find = ag__sq_llm_call_find,
     .llm_calls_list = ag__sq_llm_calls_list,
     .llm_spend = ag__sq_llm_spend,
+    .workflow_create = ag__sq_workflow_create,
+    .workflow_get = ag__sq_workflow_get,
+    .workflow_list = ag__sq_workflow_list,
+    .workflow_cancel = ag__sq_workflow_cancel,
+    .handoff_list = ag__sq_handoff_list,
+    .approval_get = ag__sq_approval_get,
+    .task_approve = ag__sq_task_approve,
 };
 
 /* Creates the directory that will hold path's file, when there is one to create (var/ on a fresh checkout). */

@@ -150,8 +150,15 @@ static int l_parse(lua_State *L)
             return user_error(L, r, 400, "bad_request", "%s", "max_attempts: must be an integer from 1 to 100");
     }
 
-    /* the task type, and its schema */
-    const char *type = lua_tostring(L, 4);
+    r->max_attempts = max_attempts;
+    return ag_lua_task_input(L, lua_tostring(L, 4), 5, "input", body, blen, r);
+}
+
+int ag_lua_task_input(lua_State *L, const char *type, int input, const char *member, const char *body, size_t blen,
+                      ag_create_req_t *r)
+{
+    ag_rt_t *rt = ag_rt_of(L);
+    input = lua_absindex(L, input);
     ag_tasktype_t tt;
     ag_err_t err;
     if (ag_rt_task_type(rt, type, &tt, &err) != 0)
@@ -159,32 +166,33 @@ static int l_parse(lua_State *L)
     r->type = ag_xstrdup(type);
     r->domain = ag_xstrdup(tt.domain);
     r->agent = ag_xstrdup(tt.agent);
-    r->max_attempts = max_attempts ? max_attempts : tt.max_attempts;
-    if (ag_rt_push_task_type(rt, type, &err) != 0) /* 11: tt */
+    if (r->max_attempts == 0)
+        r->max_attempts = tt.max_attempts;
+    if (ag_rt_push_task_type(rt, type, &err) != 0) /* tt */
         return user_error(L, r, 422, "unknown_task_type", "%s", err.msg);
-    lua_getfield(L, 11, "input"); /* 12: schema */
-    if (lua_istable(L, 12)) {
-        ag_rt_push_validation(rt, 12, 5); /* 13: errors */
-        if (lua_rawlen(L, 13) > 0) {
+    lua_getfield(L, -1, "input"); /* schema */
+    if (lua_istable(L, -1)) {
+        ag_rt_push_validation(rt, -1, input); /* errors */
+        if (lua_rawlen(L, -1) > 0) {
             lua_rawgeti(L, LUA_REGISTRYINDEX, rt->encode_ref);
-            lua_pushvalue(L, 13);
+            lua_insert(L, -2);
             lua_call(L, 1, 1);
             r->err.details = ag_xstrdup(lua_tostring(L, -1));
             char m[300];
-            snprintf(m, sizeof(m), "input does not match the schema of %s", type);
+            snprintf(m, sizeof(m), "%s does not match the schema of %s", member, type);
             return user_error(L, r, 422, "validation_failed", "%s", m);
         }
     }
     size_t vs = 0, vl = 0;
     /* Stored exactly as sent: a decode/encode round trip would lose [] vs {} and number spellings. */
-    if (ag_json_member(body, blen, "input", &vs, &vl) && vl > 0 && body[vs] == '{') {
+    if (ag_json_member(body, blen, member, &vs, &vl) && vl > 0 && body[vs] == '{') {
         r->input = ag_xstrndup(body + vs, vl);
         lua_settop(L, 0);
         return 0;
     }
     /* absent, null, or spelt with escapes: encode what was decoded */
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->encode_ref);
-    lua_pushvalue(L, 5);
+    lua_pushvalue(L, input);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
         char m[300];
         snprintf(m, sizeof(m), "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");

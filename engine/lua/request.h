@@ -39,6 +39,13 @@ typedef struct ag_create_req_s {
     ag_body_error_t err;
 } ag_create_req_t;
 
+/* Inside a parser: resolves task type `type`, checks the input table at stack index `input` against its schema
+ * (member names the body member for messages) and fills r->type/domain/agent/input (and max_attempts when 0).
+ * The input JSON is taken verbatim from body's member when it is spelt plainly there. 0, or 422/400 with
+ * r->err; returns for `return` (the stack is emptied). */
+int ag_lua_task_input(lua_State *L, const char *type, int input, const char *member, const char *body, size_t blen,
+                      ag_create_req_t *r);
+
 /* 0 and out filled, or an HTTP status with out->err. */
 int ag_rt_parse_create(ag_rt_t *rt, const char *body, size_t len, ag_create_req_t *out);
 void ag_create_req_clear(ag_create_req_t *r);

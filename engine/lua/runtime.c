@@ -341,6 +341,12 @@ static void build_sandbox(lua_State *L, ag_rt_t *rt)
     ag_lua_open_memory(L);
     make_readonly(L);
     lua_setfield(L, -2, "memory");
+    ag_lua_open_template(L);
+    make_readonly(L);
+    lua_setfield(L, -2, "template");
+    ag_lua_open_task(L);
+    make_readonly(L);
+    lua_setfield(L, -2, "task");
     ag_lua_register_sleep(L);
 
     lua_pushvalue(L, -1);
@@ -450,6 +456,24 @@ int ag_rt_waiting(const ag_rt_t *rt)
 
 /* ---- modules ------------------------------------------------------------------------------------------------ */
 
+int ag__rt_pcall_bounded(ag_rt_t *rt, int nargs, int nres)
+{
+    lua_State *L = rt->L;
+    ag_run_t *saved = rt->cur;
+    int was_loading = rt->loading;
+    int64_t was_count = rt->load_instructions;
+    rt->cur = NULL;
+    rt->loading = 1;
+    rt->load_instructions = 0;
+    lua_sethook(L, on_hook, LUA_MASKCOUNT, HOOK_STEP);
+    int rc = lua_pcall(L, nargs, nres, 0);
+    lua_sethook(L, NULL, 0, 0);
+    rt->loading = was_loading;
+    rt->load_instructions = was_count;
+    rt->cur = saved;
+    return rc;
+}
+
 int ag_rt_load_module(ag_rt_t *rt, const char *path, const char *src, size_t len, ag_err_t *err)
 {
     lua_State *L = rt->L;
@@ -543,6 +567,34 @@ int ag_rt_check_module(ag_rt_t *rt, const char *kind, int idx, const char *path,
         lua_pop(L, 1);
         if (!ok)
             return shape_error(err, path, src, "run", "an agent must have a run(task, ctx) function");
+    } else if (strcmp(kind, "handoffs") == 0) {
+        lua_getfield(L, idx, "to");
+        const char *to = lua_tostring(L, -1);
+        int ok = lua_type(L, -1) == LUA_TSTRING && strchr(to, '.') != NULL && to[0] != '.';
+        lua_pop(L, 1);
+        if (!ok)
+            return shape_error(err, path, src, "to", "a handoff must name its target task type: to = \"<domain>.<task>\"");
+        int t = lua_getfield(L, idx, "on");
+        ok = t == LUA_TSTRING || t == LUA_TTABLE;
+        lua_pop(L, 1);
+        if (!ok)
+            return shape_error(err, path, src, "on", "a handoff must name the task type that triggers it: on = "
+                                                    "\"<domain>.<task>\" (or a list of them)");
+        lua_getfield(L, idx, "transform");
+        ok = lua_isfunction(L, -1);
+        lua_pop(L, 1);
+        if (!ok)
+            return shape_error(err, path, src, "transform", "a handoff must have a transform(data, meta) function");
+        static const char *optional[] = {"when", "validate", "extract", NULL};
+        for (const char **f = optional; *f; f++) {
+            t = lua_getfield(L, idx, *f);
+            lua_pop(L, 1);
+            if (t != LUA_TNIL && t != LUA_TFUNCTION) {
+                char msg[80];
+                snprintf(msg, sizeof(msg), "%s must be a function", *f);
+                return shape_error(err, path, src, *f, msg);
+            }
+        }
     } else if (strcmp(kind, "tools") == 0) {
         lua_getfield(L, idx, "run");
         int ok = lua_isfunction(L, -1);
@@ -790,6 +842,8 @@ static void run_free(ag_run_t *run)
 {
     free(run->end.result);
     free(run->end.error);
+    free(run->end.approval_reason);
+    free(run->end.approval_data);
     free(run->domain);
     free((char *)run->end.agent_path);
     run->end.result = run->end.error = NULL;
@@ -915,6 +969,12 @@ int ag__rt_resume(ag_run_t *run, int nargs)
     rt->cur = saved;
     if (st == LUA_YIELD) {
         lua_pop(run->co, nres);
+        if (run->parked) { /* task.approve{}: the run ends here; the task waits for a decision */
+            run->end.status = AG_RUN_WAITING;
+            run->end.retryable = 0;
+            finish(run);
+            return 0;
+        }
         if (run->pending_cancel == NULL) {
             fail(run, 0, "%s", "coroutine.yield() outside a coroutine of the script's own: tasks wait only "
                                "through engine calls such as sleep()");
@@ -1041,6 +1101,12 @@ static int l_prepare(lua_State *L)
     lua_pushstring(L, spec->input ? spec->input : "{}");
     lua_call(L, 1, 1);
     lua_setfield(L, -2, "input");
+    /* task.approve{} works on the run's own task table too (it shadows the `task` global in run(task, ctx)) */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->sandbox_ref);
+    lua_getfield(L, -1, "task");
+    lua_getfield(L, -1, "approve");
+    lua_setfield(L, -4, "approve");
+    lua_pop(L, 2);
 
     lua_createtable(L, 0, 4); /* ctx */
     lua_pushstring(L, domain);
@@ -1051,8 +1117,14 @@ static int l_prepare(lua_State *L)
     lua_setfield(L, -2, "attempt");
     lua_pushstring(L, sc->hash);
     lua_setfield(L, -2, "script_version");
+    ag_lua_push_template_render(L); /* ctx.template(name, vars) = template.render */
+    lua_setfield(L, -2, "template");
     lua_getfield(L, mod, "tools"); /* the agent's tools, for llm.chat{tools = ctx.tools} */
     lua_setfield(L, -2, "tools");
+    if (spec->workflow_id) {
+        lua_pushstring(L, spec->workflow_id);
+        lua_setfield(L, -2, "workflow_id");
+    }
 
     lua_xmove(L, co, 3); /* fn, task, ctx now on co */
     run->co = co;

@@ -66,7 +66,8 @@ int ag_rt_push_task_type(ag_rt_t *rt, const char *type, ag_err_t *err);
  * {field=, message=} errors (possibly empty). Raises only on a malformed schema. */
 void ag_rt_push_validation(ag_rt_t *rt, int sidx, int idx);
 
-typedef enum ag_run_status_e { AG_RUN_OK = 0, AG_RUN_ERROR, AG_RUN_CANCELLED } ag_run_status_t;
+/* AG_RUN_WAITING: the script called task.approve{} and no decision is recorded yet; the task waits. */
+typedef enum ag_run_status_e { AG_RUN_OK = 0, AG_RUN_ERROR, AG_RUN_CANCELLED, AG_RUN_WAITING } ag_run_status_t;
 
 /* How a run ended. The callback may steal result and error (set them to NULL). */
 typedef struct ag_run_end_s {
@@ -77,6 +78,8 @@ typedef struct ag_run_end_s {
     char version[17]; /* content hash of the agent script that ran */
     const char *agent_path;
     int retry_base_ms, retry_max_ms; /* the task type's backoff policy */
+    int approval_seq;                /* AG_RUN_WAITING: which task.approve{} of the run, its reason and data */
+    char *approval_reason, *approval_data;
 } ag_run_end_t;
 
 typedef void (*ag_run_cb)(ag_run_t *run, ag_run_end_t *end, void *data);
@@ -85,6 +88,7 @@ typedef void (*ag_run_cb)(ag_run_t *run, ag_run_end_t *end, void *data);
 typedef struct ag_run_spec_s {
     int64_t task_id;
     const char *type, *domain, *agent, *input; /* input: JSON text */
+    const char *workflow_id;                   /* NULL: none */
     int attempt;
 } ag_run_spec_t;
 
@@ -102,5 +106,18 @@ void ag_rt_cancel(ag_run_t *run);
 int64_t ag_run_task_id(const ag_run_t *run);
 /* Number of runs waiting on the loop. */
 int ag_rt_waiting(const ag_rt_t *rt);
+
+/* What a succeeded task's handoffs see (handoffs.c). Strings are borrowed. */
+typedef struct ag_handoff_src_s {
+    int64_t task_id;
+    const char *type, *domain, *workflow_id, *input, *result; /* input, result: JSON */
+} ag_handoff_src_t;
+
+/* Evaluates the handoffs of src's domain that are triggered by its task type (their `on`): when, validate,
+ * extract, transform, and the target task type's input schema. Each applicable handoff gives one entry in
+ * *out (accepted with the target's input, or rejected with reasons; a handoff that raises is rejected with
+ * the error). Strings in *out are owned: free with ag_handoffs_new_free. Returns the count. */
+size_t ag_rt_handoffs(ag_rt_t *rt, const ag_handoff_src_t *src, ag_handoff_new_t **out);
+void ag_handoffs_new_free(ag_handoff_new_t *h, size_t n);
 
 #endif

@@ -33,6 +33,8 @@ struct ag_run_s {
     int is_waiting; /* counted in rt->waiting */
     int attempt;
     int llm_seq;    /* llm.chat round trips so far in this run (api_llm.c) */
+    int approve_seq; /* task.approve{} calls so far (api_task.c) */
+    int parked;      /* task.approve{} found no decision: the yield ends the run (AG_RUN_WAITING) */
     void *llm_op;   /* the round trip the run waits on, or NULL */
 };
 
@@ -72,6 +74,14 @@ void ag_lua_register_json_encode(lua_State *L);
 int ag_lua_open_log(lua_State *L);
 int ag_lua_open_time(lua_State *L);
 int ag_lua_open_memory(lua_State *L);
+/* The `template` global (api_template.c), and its render function alone (for ctx.template). */
+int ag_lua_open_template(lua_State *L);
+void ag_lua_push_template_render(lua_State *L);
+/* The `task` global (api_task.c): task.approve{}. */
+int ag_lua_open_task(lua_State *L);
+/* Calls the function below its nargs arguments on the main state, protected, under the module-load
+ * instruction budget (handoff functions). */
+int ag__rt_pcall_bounded(ag_rt_t *rt, int nargs, int nres);
 /* The `llm` global (api_llm.c; llm.chat itself is llm_chat.lua). Loads modules: call protected. */
 int ag_lua_open_llm(lua_State *L);
 /* Pushes the newest module domains/<domain>/<kind>/<name>.lua (kind "config": config.lua); AG_ENOTFOUND or

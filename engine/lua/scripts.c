@@ -27,7 +27,7 @@ struct ag_scripts_s {
     ag_rt_t *loader;
 };
 
-static const char *kinds[] = {"agents", "tasks", "tools", "handoffs", NULL};
+static const char *kinds[] = {"agents", "tasks", "tools", "handoffs", "templates", NULL};
 
 static int valid_name(const char *s, size_t n)
 {
@@ -149,6 +149,20 @@ static int cmp_dirent(const struct dirent **a, const struct dirent **b)
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
+/* The length of file name f without its extension when f is a script of kind (".lua"; templates: ".txt" or
+ * ".md"), or 0: tests (<name>_test.<ext>) are never scripts. */
+static size_t script_stem(const char *kind, const char *f, size_t len)
+{
+    static const char *lua_ext[] = {".lua", NULL}, *template_ext[] = {".txt", ".md", NULL};
+    for (const char **e = strcmp(kind, "templates") == 0 ? template_ext : lua_ext; *e; e++) {
+        size_t el = strlen(*e);
+        if (len > el && strcmp(f + len - el, *e) == 0 && valid_name(f, len - el) &&
+            !(len - el > 5 && memcmp(f + len - el - 5, "_test", 5) == 0))
+            return len - el;
+    }
+    return 0;
+}
+
 static void scan_kind(file_list_t *fl, const char *root, const char *domain, const char *kind)
 {
     char dir[2048];
@@ -158,11 +172,11 @@ static void scan_kind(file_list_t *fl, const char *root, const char *domain, con
     for (int i = 0; i < n; i++) {
         const char *f = ents[i]->d_name;
         size_t len = strlen(f);
-        if (len > 4 && strcmp(f + len - 4, ".lua") == 0 && valid_name(f, len - 4) &&
-            !(len > 9 && strcmp(f + len - 9, "_test.lua") == 0)) {
+        size_t stem = script_stem(kind, f, len);
+        if (stem > 0) {
             char path[2400];
             snprintf(path, sizeof(path), "%s/%s", dir, f);
-            add_file(fl, path, domain, kind, f, len - 4);
+            add_file(fl, path, domain, kind, f, stem);
         }
         free(ents[i]);
     }
@@ -204,6 +218,8 @@ static int error_line(const char *msg)
 /* Validates src as sc's kind in the loader; 0, or AG_ESCRIPT with err filled. */
 static int validate(ag_rt_t *loader, const ag_script_t *sc, const char *src, size_t len, ag_err_t *err)
 {
+    if (strcmp(sc->kind, "templates") == 0)
+        return 0; /* plain text (api_template.c), never compiled: always good */
     lua_State *L = ag_rt_lua(loader);
     int top = lua_gettop(L);
     int rc = ag_rt_load_module(loader, sc->path, src, len, err);

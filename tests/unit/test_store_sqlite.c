@@ -530,11 +530,11 @@ static void test_kv_get_set_del(void **state)
     char *v = NULL;
     assert_int_equal(fx->st->ops->kv_get(fx->st, "t", "k", &v, &err), AG_ENOTFOUND);
     assert_null(v);
-    assert_int_equal(fx->st->ops->kv_set(fx->st, "t", "k", "{\"a\":1}", &err), 0);
+    assert_int_equal(fx->st->ops->kv_set(fx->st, "t", "k", "{\"a\":1}", 0, &err), 0);
     assert_int_equal(fx->st->ops->kv_get(fx->st, "t", "k", &v, &err), 0);
     assert_string_equal(v, "{\"a\":1}");
     free(v);
-    assert_int_equal(fx->st->ops->kv_set(fx->st, "t", "k", "[2]", &err), 0); /* overwrite */
+    assert_int_equal(fx->st->ops->kv_set(fx->st, "t", "k", "[2]", 0, &err), 0); /* overwrite */
     assert_int_equal(fx->st->ops->kv_get(fx->st, "t", "k", &v, &err), 0);
     assert_string_equal(v, "[2]");
     free(v);

@@ -19,6 +19,12 @@ return {
       timeline_days = { type = "integer", minimum = 0, maximum = 3650 },
       notes         = { type = "string", maxLength = 5000 },
       source        = { type = "string" },
+      -- Optional, passed on to sales.write_proposal by handoffs/qualified_to_proposal.lua: the offer
+      -- the lead came in on, either the spec itself (offer.package_service's result: name, tiers =
+      -- [{name, price, includes}]) or its slug in the offer domain's memory (offer:<slug>:latest).
+      offer         = { type = "object", required = { "name" },
+                        properties = { name = { type = "string", minLength = 1, maxLength = 200 } } },
+      offer_slug    = { type = "string", pattern = "^[%w%-]+$", maxLength = 80 },
     },
     additionalProperties = true,
   },

@@ -1,0 +1,388 @@
+-- Campaign Planner: an offer spec -> a marketing brief (marketing.plan_campaign, the entry of the
+-- marketing domain and the target of the Offer -> Marketing handoff).
+--
+-- Deterministic (rules):
+--   budget    input.budget, else 1.5 x the median tier price, at least 2,000 (config.lua `campaign`)
+--   channels  the channel mix for the persona's company size, split by the cost table below (the same
+--             table and rule as tools/channel_budget.lua): each channel's budget, cost per lead and
+--             expected leads; channels under their minimum spend are dropped
+--   calendar  ISO dates from the start date (input.start_date, else the next Monday), a fixed weekly
+--             cadence per channel (below), topics rotating through the persona's pains and the
+--             deliverables
+--   kpis      expected leads, blended cost per lead, target MQLs at the MQL threshold
+-- llm.chat writes the campaign name, up to two secondary personas and the key messages.
+-- Stores the ideal customer profile as brief:<offer slug> for the lead scorer.
+
+local DEFAULTS = { weeks = 4, budget_tier_multiple = 1.5, min_budget = 2000, mql_threshold = 60 } -- = config.lua
+
+-- Weekly cadence per channel: { day offset from the week's start, format } (week = 0-based).
+local CADENCE = {
+  linkedin_ads  = { { 1, "sponsored post" }, { 3, "sponsored post" } },
+  content_seo   = { { 0, "blog article" } },
+  email         = { { 2, "newsletter email" } },
+  partnerships  = { { 2, "partner co-marketing post", every = 2 } },
+  google_search = { { 0, "search ad group", first_week_only = true } },
+  webinars      = { { 3, "webinar", once_at = "middle" } },
+  events        = { { 2, "industry event", once_at = "second" } },
+}
+local WEEKDAYS = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" }
+
+local CHANNELS = {
+  linkedin_ads  = { label = "LinkedIn Ads", cpl = 90, min_budget = 1000 },
+  google_search = { label = "Google Search Ads", cpl = 65, min_budget = 800 },
+  content_seo   = { label = "Content & SEO", cpl = 35, min_budget = 500 },
+  email         = { label = "Email nurture", cpl = 12, min_budget = 200 },
+  webinars      = { label = "Webinars", cpl = 45, min_budget = 600 },
+  partnerships  = { label = "Partner co-marketing", cpl = 50, min_budget = 500 },
+  events        = { label = "Industry events", cpl = 160, min_budget = 3000 },
+}
+local SMALL = { google_search = 0.30, content_seo = 0.25, email = 0.15, linkedin_ads = 0.15, partnerships = 0.15 }
+local MID = { linkedin_ads = 0.30, content_seo = 0.20, google_search = 0.20, webinars = 0.15, email = 0.15 }
+local LARGE = { linkedin_ads = 0.30, events = 0.25, webinars = 0.20, content_seo = 0.15, email = 0.10 }
+local MIX = { ["1-10"] = SMALL, ["11-50"] = SMALL, ["51-200"] = MID, ["201-1000"] = LARGE, ["1000+"] = LARGE }
+
+local names = {}
+for k in pairs(CHANNELS) do names[#names + 1] = k end
+table.sort(names)
+
+-- the channel split (same as tools/channel_budget.lua)
+local function allocate(budget, size, only)
+  local weights = {}
+  for ch, w in pairs(MIX[size] or MID) do weights[ch] = w end
+  if only and #only > 0 then
+    local keep = {}
+    for _, ch in ipairs(only) do keep[ch] = true end
+    for ch in pairs(weights) do
+      if not keep[ch] then weights[ch] = nil end
+    end
+    for ch in pairs(keep) do -- a requested channel outside the mix gets the smallest weight
+      if weights[ch] == nil and CHANNELS[ch] then weights[ch] = 0.10 end
+    end
+  end
+  local dropped, candidates = {}, {}
+  for ch in pairs(weights) do candidates[#candidates + 1] = ch end
+  table.sort(candidates)
+  while true do
+    local total, worst, worst_gap = 0, nil, 0
+    for _, w in pairs(weights) do total = total + w end
+    if total == 0 then break end
+    for _, ch in ipairs(names) do
+      local w = weights[ch]
+      if w then
+        local gap = CHANNELS[ch].min_budget - budget * w / total
+        if gap > worst_gap then worst, worst_gap = ch, gap end
+      end
+    end
+    if worst == nil then break end
+    dropped[#dropped + 1] = worst
+    weights[worst] = nil
+  end
+  local total = 0
+  for _, w in pairs(weights) do total = total + w end
+  if total == 0 and #candidates > 0 then -- too small for every channel: all of it on the cheapest to start
+    local cheapest = candidates[1]
+    for _, ch in ipairs(candidates) do
+      if CHANNELS[ch].min_budget < CHANNELS[cheapest].min_budget then cheapest = ch end
+    end
+    weights[cheapest], total = 1, 1
+    for i, ch in ipairs(dropped) do
+      if ch == cheapest then table.remove(dropped, i) break end
+    end
+  end
+  local out, spent, expected = {}, 0, 0
+  for _, ch in ipairs(names) do
+    local w = weights[ch]
+    if w then
+      local b = math.floor(budget * w / total / 50) * 50
+      out[#out + 1] = { channel = ch, label = CHANNELS[ch].label, share = w / total, budget = b, cpl = CHANNELS[ch].cpl }
+      spent = spent + b
+    end
+  end
+  table.sort(out, function(a, b) return a.budget > b.budget or (a.budget == b.budget and a.channel < b.channel) end)
+  if out[1] then out[1].budget = out[1].budget + (budget - spent) end
+  for _, a in ipairs(out) do
+    a.budget = math.tointeger(a.budget) or a.budget
+    a.share = math.floor(a.share * 1000 + 0.5) / 1000
+    a.expected_leads = math.floor(a.budget / a.cpl)
+    expected = expected + a.expected_leads
+  end
+  return out, dropped, expected
+end
+
+local function fail(msg) error("campaign_planner: " .. msg, 2) end
+
+local function money(x)
+  local i = math.tointeger(x)
+  if i then return tostring(i) end
+  return string.format("%.2f", x)
+end
+
+local function round_up(x, step)
+  local r = math.ceil(x / step - 1e-9) * step
+  return math.tointeger(r) or r
+end
+
+-- Days since 1970-01-01 <-> civil date (proleptic Gregorian; H. Hinnant's algorithms).
+local function days_from_civil(y, m, d)
+  y = m <= 2 and y - 1 or y
+  local era = (y >= 0 and y or y - 399) // 400
+  local yoe = y - era * 400
+  local doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
+end
+
+local function civil_from_days(z)
+  z = z + 719468
+  local era = (z >= 0 and z or z - 146096) // 146097
+  local doe = z - era * 146097
+  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+  local mp = (5 * doy + 2) // 153
+  local d = doy - (153 * mp + 2) // 5 + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  return yoe + era * 400 + (m <= 2 and 1 or 0), m, d
+end
+
+local function iso(day)
+  local y, m, d = civil_from_days(day)
+  return string.format("%04d-%02d-%02d", y, m, d)
+end
+
+local function parse_date(s)
+  local y, m, d = tostring(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)")
+  if not y then return nil end
+  return days_from_civil(tonumber(y), tonumber(m), tonumber(d))
+end
+
+local function weekday(day) return WEEKDAYS[(day + 4) % 7 + 1] end -- 1970-01-01 was a Thursday
+
+-- The next Monday strictly after `day`.
+local function next_monday(day) return day + (7 - (day + 3) % 7) end
+
+local function median(list)
+  local xs = {}
+  for _, v in ipairs(list) do xs[#xs + 1] = v end
+  table.sort(xs)
+  if #xs == 0 then return nil end
+  local mid = (#xs + 1) // 2
+  if #xs % 2 == 1 then return xs[mid] end
+  return (xs[mid] + xs[mid + 1]) / 2
+end
+
+local function strings(list)
+  local out = {}
+  for _, v in ipairs(type(list) == "table" and list or {}) do
+    if type(v) == "string" and v ~= "" then out[#out + 1] = v end
+  end
+  return out
+end
+
+local function settings(ctx)
+  local c = type(ctx) == "table" and type(ctx.config) == "table" and ctx.config or {}
+  local camp = type(c.campaign) == "table" and c.campaign or {}
+  local s = {}
+  for k, v in pairs(DEFAULTS) do
+    local x = camp[k]
+    if k == "mql_threshold" then x = c.mql_threshold end
+    s[k] = type(x) == "number" and x or v
+  end
+  return s
+end
+
+local function check(input)
+  if type(input) ~= "table" then fail("input must be an object") end
+  local o = input.offer
+  if type(o) ~= "table" then fail("input.offer is required (the offer spec)") end
+  for _, k in ipairs({ "slug", "name" }) do
+    if type(o[k]) ~= "string" or o[k] == "" then fail("input.offer." .. k .. " is required") end
+  end
+  if math.tointeger(o.version) == nil then fail("input.offer.version is required (an integer)") end
+  if type(o.persona) ~= "table" or type(o.persona.role) ~= "string" then
+    fail("input.offer.persona.role is required")
+  end
+  if type(o.tiers) ~= "table" or #o.tiers == 0 then fail("input.offer.tiers is required (a non-empty list)") end
+  for i, t in ipairs(o.tiers) do
+    if type(t) ~= "table" or type(t.price) ~= "number" or t.price <= 0 then
+      fail(string.format("input.offer.tiers[%d].price must be a number > 0", i - 1))
+    end
+  end
+  if input.start_date ~= nil and parse_date(input.start_date) == nil then
+    fail("input.start_date must be a date like 2026-03-02")
+  end
+end
+
+-- Pure: the budget and the reason for it.
+local function campaign_budget(input, s)
+  if type(input.budget) == "number" and input.budget > 0 then
+    return input.budget, "budget given: " .. money(input.budget)
+  end
+  local prices = {}
+  for _, t in ipairs(input.offer.tiers) do prices[#prices + 1] = t.price end
+  local mid = median(prices)
+  local b = math.max(s.min_budget, round_up(mid * s.budget_tier_multiple, 500))
+  return b, string.format("no budget given: %s x the median tier price %s, rounded up to 500, at least %s = %s",
+    money(s.budget_tier_multiple), money(mid), money(s.min_budget), money(b))
+end
+
+-- Pure: the content calendar. start = day number, channels = allocations, topics = strings.
+local function build_calendar(start, weeks, channels, topics, persona)
+  local items = {}
+  for _, a in ipairs(channels) do
+    for _, c in ipairs(CADENCE[a.channel] or {}) do
+      for w = 0, weeks - 1 do
+        local on = true
+        if c.first_week_only then on = w == 0 end
+        if c.every then on = w % c.every == 0 end
+        if c.once_at == "middle" then on = w == math.max(0, (weeks - 1) // 2) end
+        if c.once_at == "second" then on = w == math.min(1, weeks - 1) end
+        if on then
+          local day = start + 7 * w + c[1]
+          items[#items + 1] = { day = day, date = iso(day), weekday = weekday(day), week = w + 1,
+                                channel = a.channel, format = c[2], persona = persona }
+        end
+      end
+    end
+  end
+  table.sort(items, function(x, y) return x.day < y.day or (x.day == y.day and x.channel < y.channel) end)
+  for i, it in ipairs(items) do
+    it.topic = #topics > 0 and topics[(i - 1) % #topics + 1] or nil
+    it.day = nil
+  end
+  return items
+end
+
+local BRIEF_SCHEMA = {
+  type = "object",
+  required = { "campaign_name", "personas", "messages" },
+  properties = {
+    campaign_name = { type = "string", minLength = 3, maxLength = 80 },
+    personas = {
+      type = "array", maxItems = 2,
+      items = {
+        type = "object",
+        required = { "name", "role", "message_angle" },
+        properties = {
+          name = { type = "string", minLength = 2, maxLength = 60 },
+          role = { type = "string", minLength = 2, maxLength = 80 },
+          pains = { type = "array", maxItems = 4, items = { type = "string", minLength = 3, maxLength = 200 } },
+          message_angle = { type = "string", minLength = 3, maxLength = 300 },
+        },
+      },
+    },
+    messages = {
+      type = "array", minItems = 2, maxItems = 4,
+      items = {
+        type = "object",
+        required = { "persona", "headline", "body", "cta" },
+        properties = {
+          persona = { type = "string", minLength = 2, maxLength = 80 },
+          headline = { type = "string", minLength = 3, maxLength = 90 },
+          body = { type = "string", minLength = 10, maxLength = 400 },
+          cta = { type = "string", minLength = 2, maxLength = 40 },
+        },
+      },
+    },
+  },
+}
+
+local function render(ctx, name, vars)
+  if type(ctx.template) == "function" then return ctx.template(name, vars) end
+  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
+end
+
+local agent = {
+  name = "Campaign Planner",
+  capabilities = { "campaign_planning", "media_budgeting", "content_calendar" },
+  tools = { "channel_budget" },
+  allocate = allocate, build_calendar = build_calendar, campaign_budget = campaign_budget, -- pure, for tests
+  days_from_civil = days_from_civil, iso = iso,
+}
+
+function agent.run(task, ctx)
+  local input = task.input
+  check(input)
+  local s = settings(ctx)
+  local offer = input.offer
+  local persona = offer.persona
+  local currency = offer.currency or "USD"
+  local weeks = math.tointeger(input.weeks) or s.weeks
+
+  local start = input.start_date and parse_date(input.start_date) or next_monday(math.floor(time.now() / 86400))
+  local budget, budget_reason = campaign_budget(input, s)
+  local allocations, dropped, expected = allocate(budget, persona.company_size, strings(input.channels))
+  if #allocations == 0 then fail("no channel left to run the campaign on (check input.channels)") end
+  for _, a in ipairs(allocations) do
+    a.reason = string.format("%s of the budget for %s-employee companies; %s per lead -> %d leads",
+      string.format("%d%%", math.floor(a.share * 100 + 0.5)), persona.company_size or "any size", money(a.cpl),
+      a.expected_leads)
+  end
+
+  local topics = {}
+  for _, p in ipairs(strings(persona.pains)) do topics[#topics + 1] = "Problem: " .. p end
+  for _, d in ipairs(strings(offer.deliverables)) do topics[#topics + 1] = "How we deliver: " .. d end
+  local calendar = build_calendar(start, weeks, allocations, topics, persona.role)
+
+  local tier_lines = {}
+  for _, t in ipairs(offer.tiers) do
+    tier_lines[#tier_lines + 1] = string.format("- %s: %s %s", tostring(t.name), money(t.price), currency)
+  end
+  local channel_lines = {}
+  for _, a in ipairs(allocations) do channel_lines[#channel_lines + 1] = "- " .. a.label end
+  local reply = llm.chat{
+    system = "You are a B2B campaign strategist at a digital agency. Concrete, no hype.",
+    prompt = render(ctx, "plan_campaign", {
+      offer = { name = offer.name, tagline = tostring(offer.tagline or ""),
+                value_proposition = tostring(offer.value_proposition or "") },
+      persona = string.format("%s at %s-employee companies in %s", persona.role, persona.company_size or "any size",
+        table.concat(strings(persona.industries), ", ")),
+      pains = #strings(persona.pains) > 0 and "- " .. table.concat(strings(persona.pains), "\n- ") or "(none given)",
+      tiers = table.concat(tier_lines, "\n"),
+      channels = table.concat(channel_lines, "\n"),
+      weeks = tostring(weeks),
+    }),
+    schema = BRIEF_SCHEMA,
+    tools = ctx.tools,
+    max_tokens = 1200,
+  }
+  local words = reply.data
+  local personas = { {
+    name = "Primary: " .. persona.role, role = persona.role, company_size = persona.company_size,
+    industries = persona.industries, pains = persona.pains, primary = true,
+  } }
+  for _, p in ipairs(words.personas or {}) do personas[#personas + 1] = p end
+
+  local campaign_slug = string.format("%s-v%d", offer.slug, math.tointeger(offer.version))
+  local total = 0
+  for _, a in ipairs(allocations) do total = total + a.budget end
+  local brief = {
+    offer = { slug = offer.slug, version = math.tointeger(offer.version), name = offer.name, tagline = offer.tagline,
+              value_proposition = offer.value_proposition, currency = currency, tiers = offer.tiers,
+              guarantees = offer.guarantees },
+    campaign = { slug = campaign_slug, name = words.campaign_name, start_date = iso(start),
+                 end_date = iso(start + 7 * weeks - 1), weeks = weeks, budget = budget, currency = currency,
+                 budget_reason = budget_reason },
+    personas = personas,
+    channels = allocations,
+    dropped_channels = #dropped > 0 and dropped or nil,
+    messages = words.messages,
+    calendar = calendar,
+    kpis = {
+      expected_leads = expected,
+      blended_cpl = expected > 0 and math.floor(total / expected * 100 + 0.5) / 100 or nil,
+      mql_threshold = s.mql_threshold,
+      target_mqls = expected // 4, -- one lead in four reaching the MQL threshold
+    },
+  }
+  local prices = {}
+  for _, t in ipairs(offer.tiers) do prices[#prices + 1] = t.price end
+  table.sort(prices)
+  memory.set("brief:" .. offer.slug, {
+    offer_version = brief.offer.version, campaign = campaign_slug, role = persona.role,
+    company_size = persona.company_size, industries = persona.industries, entry_price = prices[1],
+  })
+  log.info("planned campaign", campaign_slug, #allocations, "channels", #calendar, "calendar items")
+  return brief
+end
+
+return agent

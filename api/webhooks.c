@@ -3,8 +3,10 @@
  *
  * Incoming, /api/v1/webhooks/...: external systems report results. They are public for JWT purposes;
  * the signature (engine/webhooks.h, secret AGENCY_WEBHOOK_SECRET) is their authentication, checked
- * before the body is read. POST /webhooks/task/status ends a waiting task (store task_finish_waiting);
- * POST /webhooks/workflow/completed records a workflow.completed event.
+ * before the body is read. POST /webhooks/task/status ends a waiting task (succeeded/failed: store
+ * task_finish_waiting) or decides its approval (approved/rejected: it resumes); POST
+ * /webhooks/workflow/completed records a workflow.completed event and starts the feedback domain's entry
+ * task on its `data` (the agency loop's Fulfillment -> Feedback step for work tracked outside the engine).
  *
  * Outgoing, /api/v1/webhook-subscriptions (scope admin): CRUD of subscriptions and their delivery log.
  * Sending is engine/webhooks.c's, on its own thread. Bodies are checked to be JSON objects in the
@@ -17,6 +19,7 @@
 #include "../engine/json_scan.h"
 #include "../engine/log.h"
 #include "../engine/lua/request_webhooks.h"
+#include "../engine/lua/request_workflows.h"
 #include "../engine/webhooks.h"
 #include "../engine/b64url.h"
 #include "http.h"
@@ -162,8 +165,14 @@ void ag_api_webhook_task_status(ag_http_ctx_t *c)
     char status[16];
     int st = member_str(member(c, "status"), status, sizeof(status));
     int ok = st == 1 && strcmp(status, "succeeded") == 0;
-    if (st != 1 || (!ok && strcmp(status, "failed") != 0))
-        detail(&d, "status", "required, \"succeeded\" or \"failed\"");
+    int decide = st == 1 && (strcmp(status, "approved") == 0 || strcmp(status, "rejected") == 0);
+    if (st != 1 || (!ok && !decide && strcmp(status, "failed") != 0))
+        detail(&d, "status", "required: \"succeeded\" or \"failed\" (the external work is done), or \"approved\" "
+                             "or \"rejected\" (decides a task waiting for an approval: it resumes)");
+    char comment[2048];
+    int has_comment = member_str(member(c, "comment"), comment, sizeof(comment));
+    if (has_comment < 0)
+        detail(&d, "comment", "must be a string of at most 2000 bytes");
     member_t result = member(c, "result");
     if (result.v != NULL && result.v[0] != '{')
         detail(&d, "result", "must be a JSON object");
@@ -177,6 +186,25 @@ void ag_api_webhook_task_status(ag_http_ctx_t *c)
     ag_store_t *s = c->w->store;
     ag_task_t t;
     ag_err_t err;
+    if (decide) { /* like POST /tasks/{id}/approve, decided by the external system */
+        int drc = s->ops->task_approve(s, (int64_t)id, strcmp(status, "approved") == 0,
+                                       has_comment == 1 ? comment : NULL, "webhook", &t, &err);
+        if (drc != 0) {
+            if (drc == AG_ESTATE)
+                ag_task_clear(&t);
+            ag_http_send_store_error(c, drc, &err);
+            return;
+        }
+        AG_LOG(AG_LOG_INFO, "task %s by webhook task=%lld request_id=%s", status, (long long)t.id, c->request_id);
+        ag_engine_notify_queued(c->w->eng);
+        ag_buf_t b;
+        ag_buf_init(&b);
+        ag_api_task_json(&b, &t);
+        ag_http_send_json(c, 200, b.data, b.len);
+        ag_buf_free(&b);
+        ag_task_clear(&t);
+        return;
+    }
     int rc = s->ops->task_get(s, (int64_t)id, &t, &err);
     if (rc != 0) {
         ag_http_send_store_error(c, rc, &err);
@@ -235,6 +263,26 @@ void ag_api_webhook_workflow_completed(ag_http_ctx_t *c)
         detail(&d, "data", "must be a JSON object");
     if (send_details(c, &d) != 0)
         return;
+    /* The loop closes here: a completed project goes to the feedback domain's entry task, with `data` as its
+     * input, in a workflow of its own. A domain without an entry task (or no feedback domain) only records. */
+    ag_create_req_t fb;
+    memset(&fb, 0, sizeof(fb));
+    int trigger = 0;
+    if (data.v != NULL) {
+        ag_buf_t body;
+        ag_buf_init(&body);
+        ag_buf_puts(&body, "{\"start\":\"feedback\",\"input\":");
+        ag_buf_put(&body, data.v, data.len);
+        ag_buf_putc(&body, '}');
+        int prc = ag_rt_parse_workflow(c->w->rt, body.data, body.len, &fb);
+        ag_buf_free(&body);
+        if (prc != 0 && fb.err.code != NULL && strcmp(fb.err.code, "unknown_task_type") != 0) {
+            ag_http_send_body_error(c, &fb.err); /* data does not fit the feedback entry's input schema */
+            ag_create_req_clear(&fb);
+            return;
+        }
+        trigger = prc == 0;
+    }
     ag_buf_t ev;
     ag_buf_init(&ev);
     ag_buf_puts(&ev, "{\"workflow_id\":");
@@ -258,9 +306,27 @@ void ag_api_webhook_workflow_completed(ag_http_ctx_t *c)
     }
     AG_LOG(AG_LOG_INFO, "workflow completed reported workflow=%s event=%lld request_id=%s", wf, (long long)event_id,
            c->request_id);
+    int64_t feedback_wf = 0, task_id = 0;
+    if (trigger) {
+        ag_workflow_t w;
+        if (s->ops->workflow_create(s, fb.type, fb.domain, fb.agent, fb.max_attempts, fb.input, &w, &task_id, &err) ==
+            0) {
+            feedback_wf = w.id;
+            ag_workflow_clear(&w);
+            ag_engine_notify_queued(c->w->eng);
+            AG_LOG(AG_LOG_INFO, "feedback started workflow=%lld type=%s for_workflow=%s", (long long)feedback_wf,
+                   fb.type, wf);
+        } else {
+            AG_LOG(AG_LOG_ERROR, "feedback not started for_workflow=%s error=%s", wf, err.msg);
+        }
+    }
+    ag_create_req_clear(&fb);
     ag_webhooks_wake(c->w->eng);
-    char body[96];
-    int n = snprintf(body, sizeof(body), "{\"recorded\":true,\"event_id\":%lld}", (long long)event_id);
+    char body[160];
+    int n = feedback_wf ? snprintf(body, sizeof(body), "{\"recorded\":true,\"event_id\":%lld,\"feedback_workflow_id\":%lld}",
+                                   (long long)event_id, (long long)feedback_wf)
+                        : snprintf(body, sizeof(body), "{\"recorded\":true,\"event_id\":%lld,\"feedback_workflow_id\":null}",
+                                   (long long)event_id);
     ag_http_send_json(c, 202, body, (size_t)n);
 }
 

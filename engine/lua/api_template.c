@@ -193,9 +193,10 @@ static void to_text(lua_State *L, ag_rt_t *rt, const char *path, size_t plen)
         lua_insert(L, -2);
         lua_call(L, 1, 1);
         return;
-    default:
-        luaL_error(L, "template.render: {{%s}} is a %s, which has no text", lua_pushlstring(L, path, plen),
-                   luaL_typename(L, -2));
+    default: {
+        const char *type = luaL_typename(L, -1);
+        luaL_error(L, "template.render: {{%s}} is a %s, which has no text", lua_pushlstring(L, path, plen), type);
+    }
     }
 }
 

@@ -216,6 +216,7 @@ int ag_engine_run(ag_engine_t *eng, ag_err_t *err)
             return rc;
     }
     ag_worker_t *w0 = &eng->workers[0];
+    atomic_store(&eng->ready, 1);
     int rc = ag_reload_start(eng, err);
     if (rc != 0)
         return rc;

@@ -75,6 +75,7 @@ struct ag_engine_s {
     h2o_globalconf_t h2o_globalconf;
     int listen_fd;
     atomic_int stopping;
+    atomic_int ready; /* every worker is set up (wake-ups can be sent): agency demo waits for it */
     /* waiters (engine.c) */
     pthread_mutex_t waiters_mu;
     ag_waiter_t **buckets;
@@ -116,6 +117,9 @@ void ag_queue_close(ag_worker_t *w);
 void ag_queue_kick(ag_worker_t *w);
 /* Backoff before attempt+1, given the attempt that failed (1-based): exponential with jitter. */
 int64_t ag_queue_backoff_ms(int attempt, int base_ms, int max_ms, double unit_random);
+
+/* ---- demo.c: `agency demo [--scenario FILE] [--live]`; returns the exit status ---- */
+int ag_cmd_demo(const ag_config_t *cfg, int argc, char **argv);
 
 /* ---- replay.c: `agency replay TASK_ID [--attempt N]`; returns the exit status ---- */
 int ag_cmd_replay(const ag_config_t *cfg, int argc, char **argv);

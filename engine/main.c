@@ -20,6 +20,8 @@ static const char usage[] =
     "  check [PATH]                 compile and validate every script under PATH (default: AGENCY_DOMAINS),\n"
     "                               or one file; prints file:line for each error, exits 1 if any\n"
     "  run DOMAIN/AGENT --input F   run one agent once on the JSON input in file F (- for stdin), print the result\n"
+    "  demo [--scenario F] [--live] run the agency loop end to end on a temporary database (an offer, 20 leads,\n"
+    "                               mock LLM unless --live) and print what every agent did and the refined offer\n"
     "  replay TASK_ID [--attempt N] re-run a finished task offline from its LLM journal with the current scripts;\n"
     "                               shows each call that diverges and compares the result (exit 1 if any differs)\n"
     "  config                       print the effective configuration (secrets masked)\n"
@@ -253,6 +255,8 @@ int main(int argc, char **argv)
         return cmd_serve(&cfg);
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(&cfg);
+    if (strcmp(cmd, "demo") == 0)
+        return ag_cmd_demo(&cfg, argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "replay") == 0)
         return ag_cmd_replay(&cfg, argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "check") == 0)

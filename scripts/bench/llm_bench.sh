@@ -183,6 +183,15 @@ def threads(p):
         except OSError:
             pass
     return out
+def sched(p):  # summed over threads: ns on a CPU, ns runnable but waiting for one (/proc/.../schedstat)
+    run = wait = 0
+    for t in os.listdir("/proc/%s/task" % p):
+        try:
+            f = open("/proc/%s/task/%s/schedstat" % (p, t)).read().split()
+            run += int(f[0]); wait += int(f[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return run, wait
 def kb(p, key):
     for line in open("/proc/%s/status" % p):
         if line.startswith(key + ":"):
@@ -192,7 +201,7 @@ if release_ms > 0:
     wake = release_ms / 1000.0 - 0.3
     while time.time() < wake:
         time.sleep(min(0.05, max(0.0, wake - time.time())))
-c0, f0, t0, rss0 = cpu(pid), cpu(fake), threads(pid), kb(pid, "VmRSS")
+c0, f0, t0, rss0, s0, fs0 = cpu(pid), cpu(fake), threads(pid), kb(pid, "VmRSS"), sched(pid), sched(fake)
 con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
 open(ready, "w").close()
 q = ("SELECT (SELECT count(*) FROM tasks WHERE state IN ('queued','failed')) + "
@@ -216,13 +225,16 @@ while True:
         break
     time.sleep(0.01)
 t_done = time.time()
-c1, f1, t1 = cpu(pid), cpu(fake), threads(pid)
+c1, f1, t1, s1, fs1 = cpu(pid), cpu(fake), threads(pid), sched(pid), sched(fake)
 print("poll_left %d" % left)
 print("poll_count %d" % polls)
 print("poll_done_ms %.0f" % (t_done * 1000))
 print("rss_before_release_kb %d" % rss0)
 print("engine_cpu_ms %.0f" % (c1 - c0))
 print("fake_cpu_ms %.0f" % (f1 - f0))
+print("engine_sched_run_ms %.0f" % ((s1[0] - s0[0]) / 1e6))
+print("engine_sched_wait_ms %.0f" % ((s1[1] - s0[1]) / 1e6))
+print("fake_sched_wait_ms %.0f" % ((fs1[1] - fs0[1]) / 1e6))
 print("engine_threads_cpu_ms %s" % " ".join("%s:%.0f" % (t, t1[t] - t0.get(t, 0)) for t in t1))
 EOF
 

@@ -37,7 +37,9 @@ return {
   transform = function(lead)
     local notes = { string.format("MQL score %d (grade %s, threshold %d).", math.tointeger(lead.score) or 0,
       tostring(lead.grade), math.tointeger(lead.threshold) or 0) }
-    if type(lead.note) == "string" and lead.note ~= "" then notes[#notes + 1] = lead.note end
+    if type(lead.note) == "string" and lead.note ~= "" then
+      notes[#notes + 1] = lead.note:match("[%.!%?]%s*$") and lead.note or lead.note .. "."
+    end
     if type(lead.notes) == "string" and lead.notes ~= "" then notes[#notes + 1] = "Lead said: " .. lead.notes end
     local offer = type(lead.offer) == "table" and lead.offer or nil
     return {

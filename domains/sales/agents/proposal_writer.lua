@@ -287,8 +287,9 @@ function agent.run(task, ctx)
       approval.decided_at = d.decided_at
       approval.auto = d.auto
       status = approval.approved and "approved" or "rejected"
-      reasons[#reasons + 1] = approval.approved and "approved by a human" or
-        ("rejected by a human" .. (str(d.comment) and (": " .. d.comment) or ""))
+      reasons[#reasons + 1] = (d.auto and "auto-approved (not running as a task)")
+        or (approval.approved and "approved" or "rejected") .. (str(d.decided_by) and (" by " .. d.decided_by) or "")
+          .. (str(d.comment) and (": " .. d.comment) or "")
     else
       status = "pending_approval" -- no task.approve in this engine: someone must decide outside it
       approval.available = false

@@ -1,0 +1,1 @@
+return { agent = "memory_ops", timeout = 10, max_attempts = 1 }

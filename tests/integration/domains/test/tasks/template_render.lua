@@ -1,0 +1,1 @@
+return { agent = "template_render", timeout = 10, max_attempts = 1 }

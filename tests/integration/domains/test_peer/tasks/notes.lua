@@ -1,0 +1,1 @@
+return { agent = "notes", timeout = 10, max_attempts = 1 }

@@ -366,6 +366,7 @@ int ag_cmd_demo(const ag_config_t *base, int argc, char **argv)
     if (!live) {
         snprintf(cfg.llm.provider, sizeof(cfg.llm.provider), "mock");
         cfg.llm.model[0] = cfg.llm.fallback[0] = '\0';
+        cfg.llm.offline = 1; /* even where a domain's config.lua or a script names a provider */
     }
     if (ag_log_level < AG_LOG_WARN)
         ag_log_level = AG_LOG_WARN; /* the report is the output */

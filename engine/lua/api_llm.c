@@ -592,6 +592,8 @@ static int l_llm_call(lua_State *L)
     op->seq = seq;
     op->started = ag_now_ms();
     op->timeout_ms = (long)(timeout * 1000);
+    if (cfg->offline) /* agency test: the mock answers, whatever the script or its domain asks for */
+        provider = model = NULL;
     if (provider == NULL)
         provider = cfg->provider;
     if (model == NULL && strcmp(provider, cfg->provider) == 0 && cfg->model[0])
@@ -718,7 +720,8 @@ int ag_lua_open_llm(lua_State *L)
     lua_pushcfunction(L, l_llm_validate);
     lua_pushcfunction(L, l_llm_tool);
     lua_pushcfunction(L, l_llm_domain);
-    lua_call(L, 4, 1); /* chat */
+    lua_call(L, 4, 2); /* chat, bind_tool */
+    rt->bind_tool_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_createtable(L, 0, 1);
     lua_insert(L, -2);
     lua_setfield(L, -2, "chat");

@@ -6,7 +6,8 @@
  * the task in `waiting`; nothing of the coroutine needs to survive a restart. POST /tasks/{id}/approve
  * records the decision and queues the task again; the new run makes the same llm.chat calls (answered
  * from the journal) and reaches the same task.approve{}, which now returns the decision at once.
- * Outside a task (agency run, task id 0) nobody can answer: it returns approved = true, auto = true.
+ * Outside a task (agency run, task id 0) nobody can answer: it returns approved = true, auto = true (under
+ * agency test, the decision the test gives, when it gives one).
  */
 #include <string.h>
 
@@ -40,13 +41,20 @@ static void push_decision(lua_State *L, const ag_approval_t *a)
         lua_pushstring(L, a->decided_by);
         lua_setfield(L, -2, "decided_by");
     }
+    if (a->data) { /* what the human saw: a re-run can compare it with what it would ask now */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ag_rt_of(L)->decode_ref);
+        lua_pushstring(L, a->data);
+        lua_call(L, 1, 1);
+        lua_setfield(L, -2, "data");
+    }
     char iso[32];
     ag_iso8601(a->decided_at, iso);
     lua_pushstring(L, iso);
     lua_setfield(L, -2, "decided_at");
 }
 
-/* task.approve{reason = "...", data = {...}} -> {approved=, decision=, comment=, decided_by=, decided_at=} */
+/* task.approve{reason = "...", data = {...}} -> {approved=, decision=, comment=, decided_by=, decided_at=,
+ * data= (the data of the request the decision was made on)} */
 static int l_task_approve(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -72,6 +80,12 @@ static int l_task_approve(lua_State *L)
     int seq = ++run->approve_seq;
     if (run->task_id <= 0 || rt->store == NULL || rt->loop == NULL) {
         free(data);
+        if (rt->test_approve_ref > 0) { /* agency test: the decision the test gives (run_agent opts.approve) */
+            lua_rawgeti(L, LUA_REGISTRYINDEX, rt->test_approve_ref);
+            lua_pushvalue(L, 1);
+            lua_call(L, 1, 1);
+            return 1;
+        }
         lua_createtable(L, 0, 4);
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "approved");

@@ -187,5 +187,22 @@ return function(call, validate, tool_module, domain_llm)
     fail("invalid_response", "the model kept calling tools past max_turns (" .. max_turns .. ")", false)
   end
 
-  return chat
+  -- ctx.tool(name, args): an agent runs one of its domain's tools itself (args checked against the tool's
+  -- parameters first), getting the tool's result or its error raised.
+  local function bind_tool(ctx)
+    return function(name, args)
+      if type(name) ~= "string" then error("ctx.tool: expected a tool name", 2) end
+      local mod = tool_module(name)
+      if mod == nil then
+        error("ctx.tool: unknown tool '" .. name .. "' (expected domains/" .. tostring(ctx.domain) .. "/tools/" ..
+              name .. ".lua)", 2)
+      end
+      args = args or {}
+      local errs = mod.parameters and validate(mod.parameters, args) or {}
+      if #errs > 0 then error("ctx.tool: invalid arguments for " .. name .. ": " .. describe(errs), 2) end
+      return mod.run(args, ctx)
+    end
+  end
+
+  return chat, bind_tool
 end

@@ -462,12 +462,14 @@ int ag__rt_pcall_bounded(ag_rt_t *rt, int nargs, int nres)
     ag_run_t *saved = rt->cur;
     int was_loading = rt->loading;
     int64_t was_count = rt->load_instructions;
+    lua_Hook was_hook = lua_gethook(L); /* nested in a bounded call (agency test): give the outer bound back */
+    int was_mask = lua_gethookmask(L), was_step = lua_gethookcount(L);
     rt->cur = NULL;
     rt->loading = 1;
     rt->load_instructions = 0;
     lua_sethook(L, on_hook, LUA_MASKCOUNT, HOOK_STEP);
     int rc = lua_pcall(L, nargs, nres, 0);
-    lua_sethook(L, NULL, 0, 0);
+    lua_sethook(L, was_hook, was_mask, was_step);
     rt->loading = was_loading;
     rt->load_instructions = was_count;
     rt->cur = saved;
@@ -487,13 +489,18 @@ int ag_rt_load_module(ag_rt_t *rt, const char *path, const char *src, size_t len
     push_env(L, rt);
     lua_setupvalue(L, -2, 1);
     ag_run_t *saved = rt->cur;
+    int was_loading = rt->loading;
+    int64_t was_count = rt->load_instructions;
+    lua_Hook was_hook = lua_gethook(L); /* loaded inside a bounded call (agency test): give the outer bound back */
+    int was_mask = lua_gethookmask(L), was_step = lua_gethookcount(L);
     rt->cur = NULL;
     rt->loading = 1;
     rt->load_instructions = 0;
     lua_sethook(L, on_hook, LUA_MASKCOUNT, HOOK_STEP);
     int rc = lua_pcall(L, 0, 1, 0);
-    lua_sethook(L, NULL, 0, 0);
-    rt->loading = 0;
+    lua_sethook(L, was_hook, was_mask, was_step);
+    rt->loading = was_loading;
+    rt->load_instructions = was_count;
     rt->cur = saved;
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
@@ -1121,6 +1128,13 @@ static int l_prepare(lua_State *L)
     lua_setfield(L, -2, "template");
     lua_getfield(L, mod, "tools"); /* the agent's tools, for llm.chat{tools = ctx.tools} */
     lua_setfield(L, -2, "tools");
+    const ag_script_t *cfgsc = ag_snapshot_find(rt->snap, domain, "config", "config");
+    if (cfgsc != NULL && push_module(rt, cfgsc, &err) == 0) /* ctx.config: the domain's config.lua */
+        lua_setfield(L, -2, "config");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->bind_tool_ref); /* ctx.tool(name, args) */
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 1);
+    lua_setfield(L, -2, "tool");
     if (spec->workflow_id) {
         lua_pushstring(L, spec->workflow_id);
         lua_setfield(L, -2, "workflow_id");

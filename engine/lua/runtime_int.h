@@ -53,7 +53,10 @@ struct ag_rt_s {
     int loading;
     int waiting;
     struct ag_llm_loop_s *llm; /* NULL: llm.chat raises (loaders) */
+    int bind_tool_ref;         /* llm_chat.lua's bind_tool(ctx) -> ctx.tool */
     int sandbox_ref, envmt_ref, schema_ref, modcache_ref, types_ref, encode_ref, decode_ref, null_ref;
+    int test_approve_ref; /* agency test (testrun.c): function(request) -> decision that answers task.approve{}
+                             outside a task instead of the auto-approval; 0 when none */
 };
 
 static inline ag_rt_t *ag_rt_of(lua_State *L)

@@ -124,6 +124,9 @@ int ag_cmd_demo(const ag_config_t *cfg, int argc, char **argv);
 /* ---- replay.c: `agency replay TASK_ID [--attempt N]`; returns the exit status ---- */
 int ag_cmd_replay(const ag_config_t *cfg, int argc, char **argv);
 
+/* ---- testrun.c: `agency test [PATH] [--filter TEXT] [-v]`; returns the exit status ---- */
+int ag_cmd_test(const ag_config_t *cfg, int argc, char **argv);
+
 /* ---- reload.c ---- */
 int ag_reload_start(ag_engine_t *eng, ag_err_t *err);
 void ag_reload_stop(ag_engine_t *eng);

@@ -22,6 +22,10 @@ static const char usage[] =
     "  run DOMAIN/AGENT --input F   run one agent once on the JSON input in file F (- for stdin), print the result\n"
     "  demo [--scenario F] [--live] run the agency loop end to end on a temporary database (an offer, 20 leads,\n"
     "                               mock LLM unless --live) and print what every agent did and the refined offer\n"
+    "  test [PATH] [--filter TEXT] [-v]\n"
+    "                               run the *_test.lua files under PATH (default: AGENCY_DOMAINS), or one file,\n"
+    "                               offline (mock LLM, in-memory store); one line per test, exit 1 if any fails\n"
+    "                               or none is found\n"
     "  replay TASK_ID [--attempt N] re-run a finished task offline from its LLM journal with the current scripts;\n"
     "                               shows each call that diverges and compares the result (exit 1 if any differs)\n"
     "  config                       print the effective configuration (secrets masked)\n"
@@ -259,6 +263,8 @@ int main(int argc, char **argv)
         return ag_cmd_demo(&cfg, argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "replay") == 0)
         return ag_cmd_replay(&cfg, argc - i - 1, argv + i + 1);
+    if (strcmp(cmd, "test") == 0)
+        return ag_cmd_test(&cfg, argc - i - 1, argv + i + 1);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(&cfg, i + 1 < argc ? argv[i + 1] : NULL);
     if (strcmp(cmd, "config") == 0) {

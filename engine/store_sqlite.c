@@ -427,6 +427,10 @@ static int sq_task_cancel(ag_store_t *_s, int64_t id, ag_task_t *out, int *reque
     sqlite_store_t *s = (sqlite_store_t *)_s;
     *requested = 0;
     int rc = transition(s, ST_CANCEL_NOW, id, out, err);
+    if (rc == 0 && out->workflow_id != NULL) {
+        ag_err_t werr; /* the cancel stands; a missed completion is caught by the next recovery sweep */
+        ag__sq_workflow_check(&s->super, out->workflow_id, ag_now_ms(), &werr);
+    }
     if (rc != AG_ESTATE)
         return rc;
     if (out->state == AG_TASK_RUNNING) {
@@ -732,6 +736,8 @@ static int sq_recover(ag_store_t *_s, size_t *recovered, ag_err_t *err)
         sqlite3_reset(st);
         total += (size_t)sqlite3_changes(s->db);
     }
+    if ((rc = ag__sq_workflows_sweep(&s->super, now, err)) != 0)
+        goto fail;
     if ((rc = exec_simple(s, ST_COMMIT, err)) != 0)
         goto fail;
     *recovered = total;

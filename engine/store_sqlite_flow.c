@@ -38,6 +38,7 @@ enum {
     S_AP_DECIDE,
     S_AP_REQUEUE,
     S_TASK_STATE,
+    S_WF_IDLE,
 };
 
 static const char *sql_text[] = {
@@ -75,8 +76,10 @@ static const char *sql_text[] = {
     [S_AP_DECIDE] = "UPDATE approvals SET status = ?2, comment = ?3, decided_by = ?4, decided_at = ?5 WHERE "
                     "task_id = ?1 AND status = 'pending' RETURNING seq, reason",
     [S_AP_REQUEUE] = "UPDATE tasks SET state = 'queued', run_at = ?2, updated_at = ?2, max_attempts = max_attempts + 1 "
-                     "WHERE id = ?1 AND state = 'waiting'",
+                     "WHERE id = ?1 AND state = 'waiting' RETURNING domain",
     [S_TASK_STATE] = "SELECT state FROM tasks WHERE id = ?1",
+    [S_WF_IDLE] = "SELECT id FROM workflows w WHERE status = 'running' AND NOT EXISTS (SELECT 1 FROM tasks WHERE "
+                  "workflow_id = CAST(w.id AS TEXT) AND state IN " LIVE ") LIMIT 1000",
 };
 
 static sqlite3_stmt *prep(ag_store_t *s, int k)
@@ -162,6 +165,28 @@ int ag__sq_workflow_check(ag_store_t *s, const char *wf, int64_t now, ag_err_t *
     rc = event(s, type, domain, data, now, err);
     free(domain);
     return rc;
+}
+
+int ag__sq_workflows_sweep(ag_store_t *s, int64_t now, ag_err_t *err)
+{
+    sqlite3_stmt *st = prep(s, S_WF_IDLE);
+    if (st == NULL)
+        return sq_db_error(ag__sqlite_db(s), err, "prepare workflow sweep");
+    int64_t ids[1000];
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 1000)
+        ids[n++] = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return sq_db_error(ag__sqlite_db(s), err, "workflow sweep");
+    for (size_t i = 0; i < n; i++) {
+        char wf[24];
+        snprintf(wf, sizeof(wf), "%lld", (long long)ids[i]);
+        if ((rc = ag__sq_workflow_check(s, wf, now, err)) != 0)
+            return rc;
+    }
+    return 0;
 }
 
 static int add_handoff(ag_store_t *s, const ag_outcome_t *o, const ag_handoff_new_t *h, int cancelled, int64_t now,
@@ -394,9 +419,13 @@ int ag__sq_workflow_cancel(ag_store_t *s, int64_t id, ag_workflow_t *out, size_t
     if (strcmp(out->status, "running") != 0)
         return ag_err_set(err, AG_ESTATE, "workflow %lld is %s; only a running workflow can be cancelled",
                           (long long)id, out->status);
+    char *domain = out->start_domain; /* the workflow.cancelled event's domain */
+    out->start_domain = NULL;
     ag_workflow_clear(out);
-    if ((rc = sq_begin(db, err)) != 0)
+    if ((rc = sq_begin(db, err)) != 0) {
+        free(domain);
         return rc;
+    }
     int64_t now = ag_now_ms();
     char wf[24];
     snprintf(wf, sizeof(wf), "%lld", (long long)id);
@@ -428,8 +457,9 @@ int ag__sq_workflow_cancel(ag_store_t *s, int64_t id, ag_workflow_t *out, size_t
     if (rc == 0 && changed) {
         char data[80];
         snprintf(data, sizeof(data), "{\"workflow_id\":%lld,\"status\":\"cancelled\"}", (long long)id);
-        rc = event(s, "workflow.cancelled", NULL, data, now, err);
+        rc = event(s, "workflow.cancelled", domain, data, now, err);
     }
+    free(domain);
     if ((rc = sq_finish(db, rc, err)) != 0)
         return rc;
     if ((rc = ag__sq_workflow_get(s, id, out, err)) != 0)
@@ -522,6 +552,7 @@ int ag__sq_task_approve(ag_store_t *s, int64_t id, int approve, const char *comm
         return rc;
     int64_t now = ag_now_ms();
     int ok = 0;
+    char *domain = NULL; /* the task's, for the task.approval_decided event */
     sqlite3_stmt *st = prep(s, S_AP_DECIDE);
     if (st == NULL)
         return sq_finish(db, sq_db_error(db, err, "prepare approve"), err);
@@ -540,12 +571,23 @@ int ag__sq_task_approve(ag_store_t *s, int64_t id, int approve, const char *comm
         rc = sq_db_error(db, err, "approve");
     if (rc == 0 && seq > 0) {
         st = prep(s, S_AP_REQUEUE);
-        if (st) {
+        if (st == NULL) {
+            rc = sq_db_error(db, err, "prepare approve requeue");
+        } else {
             sqlite3_bind_int64(st, 1, id);
             sqlite3_bind_int64(st, 2, now);
+            step = sqlite3_step(st);
+            if (step == SQLITE_ROW) {
+                ok = 1;
+                domain = sq_col_str(st, 0);
+                step = sqlite3_step(st);
+            }
+            sqlite3_reset(st);
+            if (step != SQLITE_DONE) {
+                ok = 0;
+                rc = sq_db_error(db, err, "approve requeue");
+            }
         }
-        rc = run(s, st, "approve requeue", err);
-        ok = rc == 0 && sqlite3_changes(db) == 1;
     }
     if (rc == 0 && ok) {
         ag_buf_t b;
@@ -565,10 +607,11 @@ int ag__sq_task_approve(ag_store_t *s, int64_t id, int approve, const char *comm
             ag_buf_puts(&b, "null");
         ag_buf_putc(&b, '}');
         ag_buf_putc(&b, '\0');
-        rc = event(s, "task.approval_decided", NULL, b.data, now, err);
+        rc = event(s, "task.approval_decided", domain, b.data, now, err);
         ag_buf_free(&b);
     }
     free(reason);
+    free(domain);
     /* nothing decided: roll back (a decided approval without a requeue would strand the task) */
     rc = sq_finish(db, rc == 0 && !ok ? AG_ESTATE : rc, err);
     if (rc != 0 && rc != AG_ESTATE)

@@ -76,6 +76,9 @@ static inline int sq_finish(sqlite3 *db, int rc, ag_err_t *err)
  * after the outcome o changed the task row: it records handoffs (and their target tasks), approvals, and
  * completes the workflow when its last task ended. */
 int ag__sq_apply_flow(ag_store_t *s, const ag_outcome_t *o, int64_t now, ag_err_t *err);
+/* Completes every running workflow that has no task left to run (inside a write transaction): after lease
+ * recovery, cancels and webhook finishes, which end tasks outside sync. */
+int ag__sq_workflows_sweep(ag_store_t *s, int64_t now, ag_err_t *err);
 /* Completes workflow wf when none of its tasks is left to run (inside a write transaction). */
 int ag__sq_workflow_check(ag_store_t *s, const char *wf, int64_t now, ag_err_t *err);
 int ag__sq_workflow_create(ag_store_t *s, const char *type, const char *domain, const char *agent, int max_attempts,

@@ -106,6 +106,8 @@ int ag__sq_task_finish_waiting(ag_store_t *s, int64_t id, int succeeded, const c
     int changed = rc == 0 ? sqlite3_changes(db) : 0;
     if (rc == 0)
         rc = s->ops->task_get(s, id, out, err);
+    if (rc == 0 && changed && out->workflow_id != NULL)
+        rc = ag__sq_workflow_check(s, out->workflow_id, now, err);
     if (rc == 0 && !changed)
         rc = ag_err_set(err, AG_ESTATE, "task %lld is %s; only a waiting task can be finished this way",
                         (long long)id, ag_task_state_name(out->state));

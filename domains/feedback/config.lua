@@ -6,8 +6,7 @@ return {
   concurrency = 32,
   max_attempts = 3,
   entry = "collect_feedback", -- a workflow that starts in "feedback" runs feedback.collect_feedback
-  -- Settings. The agents read them from ctx.config when the engine passes the domain config; until
-  -- then their built-in defaults are these same values.
+  -- Settings, read by the agents through ctx.config.
   refine_at_mentions = 2, -- a theme with this many negative mentions (one offer version, all projects) refines the offer
   survey_due_days = 7,    -- answers are due this many days after the project completed
 }

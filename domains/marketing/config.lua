@@ -6,8 +6,7 @@ return {
   concurrency = 64,
   max_attempts = 3,
   entry = "plan_campaign", -- a workflow that starts in "marketing" runs marketing.plan_campaign
-  -- Settings. The agents read them from ctx.config when the engine passes the domain config; until
-  -- then their built-in defaults are these same values.
+  -- Settings, read by the agents through ctx.config.
   mql_threshold = 60,   -- marketing.score_lead: score >= this = MQL, handed to sales.qualify_lead
   campaign = {
     weeks = 4,                 -- default campaign length

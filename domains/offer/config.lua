@@ -6,8 +6,7 @@ return {
   concurrency = 16,
   max_attempts = 3,
   entry = "package_service", -- a workflow that starts in "offer" runs offer.package_service
-  -- Pricing policy. The agents read it from ctx.config when the engine passes the domain config;
-  -- until then their built-in defaults are these same values.
+  -- Pricing policy, read by the agents through ctx.config (a task's input may override it).
   pricing = {
     target_margin = 0.45, -- cost-plus margin a tier aims for
     min_margin = 0.20,    -- no price (not even after a feedback price cut) goes below this margin

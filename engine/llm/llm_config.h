@@ -27,6 +27,8 @@ typedef struct ag_llm_config_s {
     char prices[2048];        /* AGENCY_LLM_PRICES: "model=in/out,..." USD per million tokens */
     double task_budget;       /* AGENCY_LLM_TASK_BUDGET: USD per task over all attempts; 0 = none */
     double domain_daily_budget; /* AGENCY_LLM_DOMAIN_DAILY_BUDGET: USD per domain per UTC day; 0 = none */
+    int offline;              /* not configurable: agency test sets it so that the mock answers every call,
+                                 whatever provider the script or its domain asks for */
 } ag_llm_config_t;
 
 typedef const char *(*ag_config_lookup_fn)(const void *src, const char *key);

@@ -14,6 +14,8 @@
 typedef struct eval_s {
     const ag_handoff_src_t *src;
     ag_snapshot_t *snap; /* held for the evaluation: a reload cannot free the scripts iterated */
+    const char *only;    /* ag_rt_handoff_eval: this handoff alone, whatever its `on` */
+    int found;
     ag_handoff_new_t *out;
     size_t n, cap;
 } eval_t;
@@ -131,7 +133,11 @@ static void eval_one(ag_rt_t *rt, eval_t *e, const ag_script_t *sc, int mod, int
             goto done;
         }
         if (!lua_toboolean(L, -2)) {
-            if (!lua_istable(L, -1)) {
+            if (lua_type(L, -1) == LUA_TSTRING) { /* false, "one reason": a list of one */
+                lua_createtable(L, 1, 0);
+                lua_insert(L, -2);
+                lua_rawseti(L, -2, 1);
+            } else if (!lua_istable(L, -1)) {
                 lua_pop(L, 1);
                 lua_createtable(L, 1, 0);
                 lua_pushliteral(L, "validation failed");
@@ -232,16 +238,18 @@ static int l_eval(lua_State *L)
     ag_snapshot_t *snap = e->snap;
     for (size_t i = 0; snap && i < snap->n; i++) {
         const ag_script_t *sc = &snap->items[i];
-        if (sc->source == NULL || strcmp(sc->kind, "handoffs") != 0 || strcmp(sc->domain, src->domain) != 0)
+        if (sc->source == NULL || strcmp(sc->kind, "handoffs") != 0 || strcmp(sc->domain, src->domain) != 0 ||
+            (e->only != NULL && strcmp(sc->name, e->only) != 0))
             continue;
         ag_err_t err;
         if (ag__rt_push_script(rt, sc->domain, "handoffs", sc->name, &err) != 0)
             continue;
         int mod = lua_gettop(L);
-        if (!lua_istable(L, mod) || !triggers(L, mod, src->type)) {
+        if (!lua_istable(L, mod) || (e->only == NULL && !triggers(L, mod, src->type))) {
             lua_settop(L, mod - 1);
             continue;
         }
+        e->found = 1;
         if (r == 0) { /* decode once, for the first applicable handoff */
             lua_rawgeti(L, LUA_REGISTRYINDEX, rt->decode_ref);
             lua_pushstring(L, src->result ? src->result : "null");
@@ -288,6 +296,30 @@ size_t ag_rt_handoffs(ag_rt_t *rt, const ag_handoff_src_t *src, ag_handoff_new_t
     ag_snapshot_release(e.snap);
     *out = e.out;
     return e.n;
+}
+
+int ag_rt_handoff_eval(ag_rt_t *rt, const ag_handoff_src_t *src, const char *name, ag_handoff_new_t **out,
+                       ag_err_t *err)
+{
+    *out = NULL;
+    eval_t e = {.src = src, .only = name, .snap = rt->scripts ? ag_scripts_acquire(rt->scripts) : NULL};
+    lua_State *L = rt->L;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, l_eval);
+    lua_pushlightuserdata(L, &e);
+    int rc = lua_pcall(L, 1, 0, 0) == LUA_OK ? 0 : AG_ESCRIPT;
+    if (rc != 0)
+        ag_err_set(err, rc, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot evaluate the handoff");
+    lua_settop(L, top);
+    ag_snapshot_release(e.snap);
+    if (rc == 0 && !e.found)
+        rc = ag_err_set(err, AG_ENOTFOUND, "no handoff domains/%s/handoffs/%s.lua", src->domain, name);
+    if (rc != 0) {
+        ag_handoffs_new_free(e.out, e.n);
+        return rc;
+    }
+    *out = e.out;
+    return e.n > 0;
 }
 
 void ag_handoffs_new_free(ag_handoff_new_t *h, size_t n)

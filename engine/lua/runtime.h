@@ -119,5 +119,11 @@ typedef struct ag_handoff_src_s {
  * the error). Strings in *out are owned: free with ag_handoffs_new_free. Returns the count. */
 size_t ag_rt_handoffs(ag_rt_t *rt, const ag_handoff_src_t *src, ag_handoff_new_t **out);
 void ag_handoffs_new_free(ag_handoff_new_t *h, size_t n);
+/* Evaluates ONE handoff, domains/<src->domain>/handoffs/<name>.lua, against src exactly as ag_rt_handoffs does, whatever
+ * its `on` (agency test). Returns 1 with *out set (accepted, or rejected with reasons; free with
+ * ag_handoffs_new_free(*out, 1)), 0 when its `when` says it does not apply (*out NULL), or AG_ENOTFOUND (no such
+ * handoff that loads) / AG_ESCRIPT with err filled. */
+int ag_rt_handoff_eval(ag_rt_t *rt, const ag_handoff_src_t *src, const char *name, ag_handoff_new_t **out,
+                       ag_err_t *err);
 
 #endif

@@ -6,7 +6,7 @@
 #   scripts/bench/llm_bench.sh [--tasks N] [--threads T] [--bin PATH] [--delay-ms D]
 #                              [--release run_at|execute] [--release-delay S] [--concurrency C]
 #                              [--claim-batch B] [--connections C] [--wrk-threads W] [--no-baseline]
-#                              [--perf] [--keep]
+#                              [--nice N] [--perf] [--keep]
 #
 # See scripts/bench/README.md ("LLM benchmark") for what is measured and how to read the output.
 set -euo pipefail
@@ -27,6 +27,7 @@ WRK_THREADS=2
 BASELINE=1
 PERF=0
 KEEP=0
+NICE=""
 
 usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 
@@ -43,6 +44,7 @@ while [ $# -gt 0 ]; do
     --connections) CONNS="$2"; shift 2 ;;
     --wrk-threads) WRK_THREADS="$2"; shift 2 ;;
     --no-baseline) BASELINE=0; shift ;;
+    --nice) NICE="$2"; shift 2 ;;
     --perf) PERF=1; shift ;;
     --keep) KEEP=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -53,6 +55,9 @@ done
 case "$TASKS$THREADS$DELAY_MS$RELEASE_DELAY$CONCURRENCY$CLAIM_BATCH$CONNS$WRK_THREADS" in
   *[!0-9]*) echo "llm_bench: numeric options expected" >&2; exit 2 ;;
 esac
+case "$NICE" in ""|-[0-9]*|[0-9]*) ;; *) echo "llm_bench: --nice takes an integer" >&2; exit 2 ;; esac
+NICE_CMD=()
+[ -n "$NICE" ] && NICE_CMD=(nice -n "$NICE")
 case "$RELEASE" in run_at|execute) ;; *) echo "llm_bench: --release is run_at or execute" >&2; exit 2 ;; esac
 [ "$TASKS" -gt 0 ] && [ "$THREADS" -gt 0 ] && [ "$WRK_THREADS" -gt 0 ] && [ "$CONNS" -ge "$WRK_THREADS" ] ||
   { echo "llm_bench: --tasks/--threads/--wrk-threads must be > 0 and --connections >= --wrk-threads" >&2; exit 2; }
@@ -239,7 +244,7 @@ print("engine_threads_cpu_ms %s" % " ".join("%s:%.0f" % (t, t1[t] - t0.get(t, 0)
 EOF
 
 start_fake() {
-  node "$FAKE_JS" --port 0 --delay-ms "$DELAY_MS" --no-log >"$TMP/fake.out" 2>"$TMP/fake.err" &
+  ${NICE_CMD[@]+"${NICE_CMD[@]}"} node "$FAKE_JS" --port 0 --delay-ms "$DELAY_MS" --no-log >"$TMP/fake.out" 2>"$TMP/fake.err" &
   FAKE_PID=$!
   local i
   for i in $(seq 1 1000); do   # 10 s
@@ -258,7 +263,7 @@ start_engine() {
   local extra=()
   [ -n "$CLAIM_BATCH" ] && extra+=(AGENCY_CLAIM_BATCH="$CLAIM_BATCH")
   echo "--- engine on $1" >>"$LOG"
-  env -u AGENCY_CONFIG \
+  ${NICE_CMD[@]+"${NICE_CMD[@]}"} env -u AGENCY_CONFIG \
     AGENCY_LISTEN="127.0.0.1:$PORT" \
     AGENCY_DATABASE_URL="sqlite:$1" \
     AGENCY_DOMAINS="$TMP/domains" \
@@ -409,7 +414,7 @@ run_phase() {
   fi
 }
 
-echo "# llm_bench: tasks=$TASKS engine_threads=$THREADS delay_ms=$DELAY_MS release=$RELEASE worker_concurrency=$CONCURRENCY claim_batch=${CLAIM_BATCH:-default} ulimit_n=$NOFILE"
+echo "# llm_bench: tasks=$TASKS engine_threads=$THREADS delay_ms=$DELAY_MS release=$RELEASE worker_concurrency=$CONCURRENCY claim_batch=${CLAIM_BATCH:-default} ulimit_n=$NOFILE nice=${NICE:-0}"
 echo "# bin=$BIN_ORIG ($(date -u -r "$BIN_ORIG" +%FT%TZ), sha256 $(sha256sum "$BIN" | cut -c1-12))"
 echo "# machine: $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg), tmp=$TMP"
 
@@ -477,3 +482,6 @@ if [ "$BASELINE" -eq 1 ]; then
   printf '%-44s %14s %14s %12s  %s\n' "  of which the LLM call (llm - baseline)" "$CPU_DIFF us" "" "< 50 us" "$(verdict "$CPU_DIFF" 50 '<')"
 fi
 printf '%-44s %14s %14s %12s  %s\n' "fake provider CPU per call (node)" "$(calc "printf \"%.1f\", $(L fake_cpu_ms) * 1000 / $TASKS") us" "" "" ""
+BWAIT="$(B engine_sched_wait_ms)"; [ -n "$BWAIT" ] && BWAIT="$BWAIT ms" || BWAIT="-"
+STARVED="$(calc "print ($(L engine_sched_wait_ms) > 0.25 * $WALL * 1000) ? \"CPU-starved: wall time inflated\" : \"\"")"
+printf '%-44s %14s %14s %12s  %s\n' "engine time runnable but waiting for a CPU" "$(L engine_sched_wait_ms) ms" "$BWAIT" "~0 ms" "$STARVED"

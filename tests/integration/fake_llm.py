@@ -8,6 +8,7 @@
                                "OPENAI_BASE_URL": llm.openai_base_url,
                                "OPENAI_API_KEY": "sk-test"}) as eng:
             ...
+        llm.wait_received(2)                     # wait until 2 chat requests have arrived
         reqs = llm.requests()                    # what the fake received: path, method, headers, body, at
         assert llm.stats()["received"] == 2
 
@@ -206,3 +207,15 @@ class FakeLLM:
     def stats(self):
         """{received, answered, in_flight, max_in_flight, pending}."""
         return self._control("GET", "/_control/stats")
+
+    def wait_received(self, n, timeout=10.0):
+        """Wait until at least n chat requests have arrived; returns stats(). Raises on timeout."""
+        deadline = time.time() + timeout
+        while True:
+            st = self.stats()
+            if st["received"] >= n:
+                return st
+            if time.time() >= deadline:
+                raise FakeLLMError("fake_llm received %d chat request(s), not %d, within %.1fs"
+                                   % (st["received"], n, timeout))
+            time.sleep(0.02)

@@ -336,7 +336,9 @@ class FakeLLMTest(unittest.TestCase):
         try:
             c.request("POST", "/v1/chat/completions", body=json.dumps(openai_req()),
                       headers={"Content-Type": "application/json"})
-            self.wait_stats(lambda s: s["received"] == 1)
+            self.assertEqual(self.llm.wait_received(1)["received"], 1)
+            with self.assertRaises(FakeLLMError):
+                self.llm.wait_received(2, timeout=0.2)
             time.sleep(1.0)
             st = self.llm.stats()
             self.assertEqual((st["in_flight"], st["answered"]), (1, 0))

@@ -128,16 +128,20 @@ static int setup(void **state)
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
         mkdir_at(fx, dirs[i]);
     ag_err_t err;
-    if (ag_scripts_new(&fx->scripts, fx->root, &err) != 0)
+    if (ag_scripts_new(&fx->scripts, fx->root, &err) != 0) {
+        fprintf(stderr, "setup: %s\n", err.msg);
         return -1;
+    }
     if (uv_loop_init(&fx->loop) != 0)
         return -1;
     if (ag_store_sqlite_open(&fx->store, ":memory:", &err) != 0 || fx->store->ops->migrate(fx->store, NULL, &err))
         return -1;
     ag_rt_opts_t o = {.loop = &fx->loop, .store = fx->store, .scripts = fx->scripts, .cpu_budget = CPU_BUDGET,
                       .memory_limit = MEM_LIMIT};
-    if (ag_rt_new(&fx->rt, &o, &err) != 0)
+    if (ag_rt_new(&fx->rt, &o, &err) != 0) {
+        fprintf(stderr, "setup: %s\n", err.msg);
         return -1;
+    }
     *state = fx;
     return 0;
 }

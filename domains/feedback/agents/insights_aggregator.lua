@@ -14,7 +14,7 @@
 -- NPS across the projects is exact: % promoters - % detractors of all scored responses.
 -- llm.chat writes a short brief of the refinements for staff (optional).
 
-local DEFAULT_THRESHOLD = 2 -- = config.lua refine_at_mentions
+local DEFAULT_THRESHOLD = 2 -- when config.lua (ctx.config) has no refine_at_mentions
 local THEMES = { "communication", "expertise", "onboarding", "pricing", "quality", "results", "scope", "support",
                  "timeline" }
 local FIX = {
@@ -33,13 +33,10 @@ local function fail(msg) error("insights_aggregator: " .. msg, 2) end
 
 local function int(x) return math.tointeger(x) or (type(x) == "number" and math.floor(x)) or 0 end
 
--- memory.incr when the engine has it (atomic); else read and write (fine for one task at a time)
+-- memory.incr counts in one store transaction, so concurrent aggregations of one offer add up exactly
 local function incr(key, by)
   if by == 0 then return int(memory.get(key)) end
-  if memory.incr then return memory.incr(key, by) end
-  local v = int(memory.get(key)) + by
-  memory.set(key, v)
-  return v
+  return memory.incr(key, by)
 end
 
 local function check(input)
@@ -61,11 +58,6 @@ end
 local function recommendation(theme, positive)
   if positive then return string.format("Use client praise for our %s in sales material.", theme) end
   return FIX[theme] or string.format("Review what clients say about %s.", theme)
-end
-
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
 end
 
 local agent = {
@@ -186,7 +178,7 @@ function agent.run(task, ctx)
     if ok and type(v) == "table" and v.slug == slug then spec = v end
   end
 
-  local summary
+  local brief
   if refine then
     local lines = {}
     for _, ins in ipairs(refinements) do
@@ -194,18 +186,18 @@ function agent.run(task, ctx)
     end
     local ok, reply = pcall(llm.chat, {
       system = "You brief a digital agency's offer owner on client feedback. Two sentences, factual.",
-      prompt = render(ctx, "insights_summary", {
+      prompt = ctx.template("insights_summary", {
         offer = tostring(offer.name or (spec and spec.name) or slug), version = tostring(version),
         projects = tostring(int(memory.get(P .. ":projects"))),
         nps = scored > 0 and string.format("%.1f", (p - d) * 100 / scored) or "n/a",
         refinements = table.concat(lines, "\n"),
       }),
-      schema = { type = "object", required = { "summary" },
-                 properties = { summary = { type = "string", minLength = 1, maxLength = 600 } } },
+      schema = { type = "object", required = { "brief" },
+                 properties = { brief = { type = "string", minLength = 1, maxLength = 600 } } },
       max_tokens = 300,
     })
-    if ok then summary = reply.data.summary
-    else log.warn("insights_aggregator: no summary:", type(reply) == "table" and reply.code or tostring(reply)) end
+    if ok then brief = reply.data.brief
+    else log.warn("insights_aggregator: no brief:", type(reply) == "table" and reply.code or tostring(reply)) end
   end
 
   log.info("aggregated insights", P, #insights, "themes", refine and ("refine: " .. table.concat(crossed, ",")) or "")
@@ -220,7 +212,11 @@ function agent.run(task, ctx)
     newly_actionable = #crossed > 0 and crossed or nil,
     refine = refine,
     refinements = refine and refinements or nil,
-    summary = summary,
+    brief = brief,
+    summary = string.format("%s v%d: %d project%s, NPS %s; %s", slug, version, int(memory.get(P .. ":projects")),
+      int(memory.get(P .. ":projects")) == 1 and "" or "s",
+      scored > 0 and string.format("%.1f", (p - d) * 100 / scored) or "n/a",
+      refine and ("refine the offer on " .. table.concat(crossed, ", ")) or "no new actionable theme"),
     source_projects = (function()
       local ids = {}
       for i, a in ipairs(input.analyses) do ids[i] = a.project.id end

@@ -2,8 +2,8 @@
 -- (feedback.analyze_sentiment).
 --
 -- Deterministic:
---   NPS   exactly % promoters (score 9-10) - % detractors (0-6) over the responses with a score
---         (the same computation as tools/nps_calculator.lua); passives are 7-8.
+--   NPS   exactly % promoters (score 9-10) - % detractors (0-6) over the responses with a score,
+--         by tools/nps_calculator.lua (ctx.tool); passives are 7-8.
 --   text  each response's comment and text answers are split into clauses (. ! ? ; new lines and
 --         "but"); a clause's polarity = positive words - negative words from the lexicons below, a
 --         word preceded (within three words) by a negator (not, no, never, n't, hardly, without) counts
@@ -51,28 +51,35 @@ local THEME_ORDER = { "communication", "expertise", "onboarding", "pricing", "qu
 
 local function fail(msg) error("sentiment_analyst: " .. msg, 2) end
 
-local function compile(list)
-  local lex = { words = {}, stems = {}, pairs = {} }
+-- One index over all the lexicons: word / stem / pair -> the names of the lexicons it belongs to
+-- ("pos", "neg" and the themes), so each token is looked up once, not once per lexicon.
+local INDEX = { words = {}, stems = {}, pairs = {} }
+local function add_lexicon(name, list)
   for _, w in ipairs(list) do
-    if w:sub(-1) == "*" then lex.stems[w:sub(1, -2)] = true
-    elseif w:find(" ", 1, true) then lex.pairs[w] = true
-    else lex.words[w] = true end
+    local kind, key = "words", w
+    if w:sub(-1) == "*" then kind, key = "stems", w:sub(1, -2)
+    elseif w:find(" ", 1, true) then kind = "pairs" end
+    local set = INDEX[kind][key] or {}
+    set[name] = true
+    INDEX[kind][key] = set
   end
-  return lex
 end
+add_lexicon("pos", POSITIVE)
+add_lexicon("neg", NEGATIVE)
+for name, list in pairs(THEMES) do add_lexicon(name, list) end
 
-local POS, NEG = compile(POSITIVE), compile(NEGATIVE)
-local THEME_LEX = {}
-for name, list in pairs(THEMES) do THEME_LEX[name] = compile(list) end
-
--- Does lexicon lex match at token i (a word, a stem or a pair starting there)?
-local function hit(lex, toks, i)
-  local w = toks[i]
-  if lex.words[w] then return true end
-  for k = #w, 3, -1 do
-    if lex.stems[w:sub(1, k)] then return true end
+-- The lexicons matching at token i: a word, a stem of it (3+ letters) or the pair it starts.
+local function hits(toks, i)
+  local w, found = toks[i], {}
+  local function take(set)
+    if set then
+      for name in pairs(set) do found[name] = true end
+    end
   end
-  return toks[i + 1] ~= nil and lex.pairs[w .. " " .. toks[i + 1]] == true
+  take(INDEX.words[w])
+  for k = #w, 3, -1 do take(INDEX.stems[w:sub(1, k)]) end
+  if toks[i + 1] then take(INDEX.pairs[w .. " " .. toks[i + 1]]) end
+  return found
 end
 
 local function negated(toks, i)
@@ -98,12 +105,13 @@ end
 local function read_clause(toks)
   local pos, neg, themes = 0, 0, {}
   for i = 1, #toks do
-    local p, n = hit(POS, toks, i), hit(NEG, toks, i)
+    local found = hits(toks, i)
+    local p, n = found.pos, found.neg
     if (p or n) and negated(toks, i) then p, n = n, p end
     if p then pos = pos + 1 end
     if n then neg = neg + 1 end
-    for name, lex in pairs(THEME_LEX) do
-      if not themes[name] and hit(lex, toks, i) then themes[name] = true end
+    for name in pairs(found) do
+      if name ~= "pos" and name ~= "neg" then themes[name] = true end
     end
   end
   return pos, neg, themes
@@ -166,20 +174,18 @@ local function read_response(r)
            negative_words = neg, themes = themes }
 end
 
--- Pure: NPS of the scored responses (nil without any).
-local function nps(readings)
-  local p, n, d = 0, 0, 0
+-- NPS of the scored responses, by tools/nps_calculator.lua (nil without any score).
+local function nps(readings, ctx)
+  local scores = {}
   for _, r in ipairs(readings) do
-    if r.category == "promoter" then p = p + 1 elseif r.category == "passive" then n = n + 1
-    elseif r.category == "detractor" then d = d + 1 end
+    if r.score then scores[#scores + 1] = r.score end
   end
-  local total = p + n + d
-  return { responses = total, promoters = p, passives = n, detractors = d,
-           nps = total > 0 and (p - d) * 100 / total or nil }
+  if #scores == 0 then return { responses = 0, promoters = 0, passives = 0, detractors = 0 } end
+  return ctx.tool("nps_calculator", { scores = scores })
 end
 
--- Pure: the whole analysis of a list of responses.
-local function analyse(responses)
+-- The whole analysis of a list of responses.
+local function analyse(responses, ctx)
   local readings, by_theme = {}, {}
   local sum = 0
   for i, r in ipairs(responses) do
@@ -211,27 +217,22 @@ local function analyse(responses)
   for _, rd in ipairs(readings) do counts[rd.sentiment] = counts[rd.sentiment] + 1 end
   local overall = (score > 0.25 and "positive") or (score < -0.25 and "negative") or
     ((counts.positive > 0 and counts.negative > 0) and "mixed") or "neutral"
-  return { nps = nps(readings), sentiment = { label = overall, score = score, counts = counts }, themes = themes,
+  return { nps = nps(readings, ctx), sentiment = { label = overall, score = score, counts = counts }, themes = themes,
            readings = readings }
 end
 
 local SUMMARY_SCHEMA = {
   type = "object",
-  required = { "summary", "top_action" },
-  properties = { summary = { type = "string", minLength = 1, maxLength = 600 },
+  required = { "narrative", "top_action" },
+  properties = { narrative = { type = "string", minLength = 1, maxLength = 600 },
                  top_action = { type = "string", minLength = 1, maxLength = 300 } },
 }
-
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
-end
 
 local agent = {
   name = "Sentiment Analyst",
   capabilities = { "sentiment", "nps", "theme_extraction" },
   tools = { "nps_calculator" },
-  analyse = analyse, read_response = read_response, -- pure, for tests
+  read_response = read_response, -- pure, for tests
 }
 
 function agent.run(task, ctx)
@@ -247,7 +248,7 @@ function agent.run(task, ctx)
       fail(string.format("input.responses[%d].score must be an integer from 0 to 10", i - 1))
     end
   end
-  local a = analyse(input.responses)
+  local a = analyse(input.responses, ctx)
 
   local theme_lines = {}
   for _, t in ipairs(a.themes) do
@@ -256,7 +257,7 @@ function agent.run(task, ctx)
   end
   local ok, reply = pcall(llm.chat, {
     system = "You summarise client feedback for a digital agency's account team: factual, two sentences.",
-    prompt = render(ctx, "sentiment_summary", {
+    prompt = ctx.template("sentiment_summary", {
       project = { name = tostring(input.project.name or input.project.id),
                   client = tostring(input.project.client or "the client") },
       nps = a.nps.nps and string.format("%.1f", a.nps.nps) or "n/a",
@@ -268,8 +269,8 @@ function agent.run(task, ctx)
     tools = ctx.tools,
     max_tokens = 400,
   })
-  local summary, action
-  if ok then summary, action = reply.data.summary, reply.data.top_action
+  local narrative, action
+  if ok then narrative, action = reply.data.narrative, reply.data.top_action
   else log.warn("sentiment_analyst: no summary:", type(reply) == "table" and reply.code or tostring(reply)) end
 
   log.info("analysed feedback", tostring(input.project.id), #input.responses, "responses, NPS",
@@ -285,8 +286,18 @@ function agent.run(task, ctx)
     sentiment = a.sentiment,
     themes = #a.themes > 0 and a.themes or nil,
     per_response = a.readings,
-    summary = summary,
+    narrative = narrative,
     top_action = action,
+    summary = (function()
+      local top = {}
+      for i = 1, math.min(3, #a.themes) do
+        local t = a.themes[i]
+        top[i] = string.format("%s %d (%s)", t.theme, t.mentions, t.sentiment)
+      end
+      return string.format("%d responses, NPS %s, sentiment %s; themes: %s", #input.responses,
+        a.nps.nps and string.format("%.1f", a.nps.nps) or "n/a", a.sentiment.label,
+        #top > 0 and table.concat(top, ", ") or "none")
+    end)(),
   }
 end
 

@@ -8,7 +8,7 @@
 -- survey_due_days (config.lua, 7). When the input already has responses they are passed on
 -- (handoffs/to_analysis.lua sends them to feedback.analyze_sentiment).
 
-local DEFAULT_DUE_DAYS = 7 -- = config.lua survey_due_days
+local DEFAULT_DUE_DAYS = 7 -- when config.lua (ctx.config) has no survey_due_days
 local MAX_DELIVERABLE_QUESTIONS = 5
 
 local function fail(msg) error("survey_builder: " .. msg, 2) end
@@ -106,11 +106,6 @@ local EXTRA_SCHEMA = {
                                          properties = { text = { type = "string", minLength = 10, maxLength = 200 } } } } },
 }
 
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
-end
-
 local agent = {
   name = "Survey Builder",
   capabilities = { "surveys", "client_feedback" },
@@ -129,7 +124,7 @@ function agent.run(task, ctx)
   local deliverables = type(project.deliverables) == "table" and project.deliverables or {}
   local ok, reply = pcall(llm.chat, {
     system = "You design short client surveys for a digital agency. One idea per question, neutral wording.",
-    prompt = render(ctx, "survey", {
+    prompt = ctx.template("survey", {
       project = { name = project.name, client = project.client },
       offer = offer and tostring(offer.name or offer.slug) or "(no offer recorded)",
       deliverables = #deliverables > 0 and "- " .. table.concat(deliverables, "\n- ") or "(none listed)",
@@ -171,6 +166,8 @@ function agent.run(task, ctx)
     responses = #responses > 0 and responses or nil,
     response_count = #responses,
     status = #responses > 0 and "responses_received" or "sent",
+    summary = string.format("%s: %d questions, due %s; %s", survey.id, #questions, survey.due_date,
+      #responses > 0 and string.format("%d responses received", #responses) or "waiting for responses"),
   }
 end
 

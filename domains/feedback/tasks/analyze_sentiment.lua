@@ -6,6 +6,7 @@ return {
   description = "Analyse a project's survey responses: sentiment, themes and NPS",
   timeout = 60,
   max_attempts = 3,
+  cpu_budget = 150000000, -- about 25M instructions per MB of responses; inputs stay under the body limit
   input = {
     type = "object",
     required = { "project", "responses" },

@@ -1,6 +1,5 @@
 -- nps_calculator: Net Promoter Score of a list of 0-10 answers, exactly: % promoters (9-10) minus
--- % detractors (0-6). The same computation is in agents/sentiment_analyst.lua (agents cannot call
--- tools directly): change both together.
+-- % detractors (0-6). The sentiment analyst calls it with ctx.tool; a model can call it too.
 return {
   name = "nps_calculator",
   description = "Compute the Net Promoter Score of 0-10 'how likely are you to recommend us' answers: "

@@ -179,7 +179,12 @@ local function track(input, today)
   end
 
   local risks, carry, done_count, blocked = {}, 0, 0, false
-  local function risk(m, severity, text) risks[#risks + 1] = { milestone = m.id, severity = severity, risk = text } end
+  local order = {} -- risk -> the order it was found in, for a stable sort
+  local function risk(m, severity, text)
+    local r = { milestone = m.id, severity = severity, risk = text }
+    risks[#risks + 1] = r
+    order[r] = #risks
+  end
   for _, m in ipairs(milestones) do
     m.forecast_due = str(m.forecast_due)
     if m.status == "done" then
@@ -235,7 +240,7 @@ local function track(input, today)
   project.status = all_done and "delivered" or "in_delivery"
   table.sort(risks, function(a, b)
     if SEVERITY[a.severity] ~= SEVERITY[b.severity] then return SEVERITY[a.severity] > SEVERITY[b.severity] end
-    return a.milestone < b.milestone
+    return order[a] < order[b]
   end)
   return {
     project = project,
@@ -253,11 +258,6 @@ local function track(input, today)
     ignored_updates = #ignored > 0 and ignored or nil,
     holidays = type(hol) == "table" and #hol > 0 and hol or nil,
   }
-end
-
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
 end
 
 local REPORT_SCHEMA = {
@@ -293,7 +293,7 @@ function agent.run(task, ctx)
   for _, x in ipairs(r.risks or {}) do risk_rows[#risk_rows + 1] = "- [" .. x.severity .. "] " .. x.risk end
   local ok2, reply = pcall(llm.chat, {
     system = "You are a delivery lead at a digital agency reporting project status. Be factual and brief.",
-    prompt = render(ctx, "status_report", {
+    prompt = ctx.template("status_report", {
       project = { name = tostring(r.project.name), client = tostring(r.project.client) },
       as_of = r.as_of, status = r.status, done = tostring(r.progress.done), total = tostring(r.progress.total),
       projected_end = r.projected_end,

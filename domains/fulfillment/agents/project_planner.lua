@@ -235,11 +235,6 @@ local function plan(input, cfg)
   }
 end
 
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
-end
-
 local RISKS_SCHEMA = {
   type = "object",
   required = { "summary", "risks" },
@@ -288,7 +283,7 @@ function agent.run(task, ctx)
   rows[#rows + 1] = string.format("- Handover: %s, %s", p.handover.due, p.handover.owner)
   local ok2, reply = pcall(llm.chat, {
     system = "You are a delivery lead at a digital agency. Plain words; name concrete risks.",
-    prompt = render(ctx, "project_plan", {
+    prompt = ctx.template("project_plan", {
       project = { name = p.project.name, client = p.project.client },
       budget = money(p.project.budget) .. " " .. p.project.currency,
       start_date = p.project.start_date,

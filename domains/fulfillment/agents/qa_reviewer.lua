@@ -69,11 +69,6 @@ local function review(input, now)
            missing_total = missing_total, on_time = input.on_time, slip_days = input.slip_days }
 end
 
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
-end
-
 local NOTE_SCHEMA = {
   type = "object",
   required = { "summary", "recommendations" },
@@ -105,7 +100,7 @@ function agent.run(task, ctx)
   end
   local ok, reply = pcall(llm.chat, {
     system = "You are the QA lead of a digital agency. Be specific about what is missing.",
-    prompt = render(ctx, "qa_review", {
+    prompt = ctx.template("qa_review", {
       project = { name = tostring(r.project.name), client = tostring(r.project.client) },
       verdict = r.passed and "PASSED" or string.format("FAILED (%d items missing)", r.missing_total),
       deliverables = table.concat(rows, "\n"),

@@ -41,7 +41,7 @@ return {
       responses = {},
     }
     local o = type(p.offer) == "table" and p.offer or nil
-    if o and type(o.slug) == "string" and math.tointeger(o.version) then
+    if o and type(o.slug) == "string" and o.slug:match("^[a-z0-9][a-z0-9%-]*$") and math.tointeger(o.version) then
       input.offer = { slug = o.slug, version = math.tointeger(o.version), name = o.name, tier = o.tier }
     end
     if type(p.contact_email) == "string" then

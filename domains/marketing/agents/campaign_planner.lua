@@ -3,9 +3,9 @@
 --
 -- Deterministic (rules):
 --   budget    input.budget, else 1.5 x the median tier price, at least 2,000 (config.lua `campaign`)
---   channels  the channel mix for the persona's company size, split by the cost table below (the same
---             table and rule as tools/channel_budget.lua): each channel's budget, cost per lead and
---             expected leads; channels under their minimum spend are dropped
+--   channels  the channel mix for the persona's company size, split by the agency's cost table
+--             (tools/channel_budget.lua, called with ctx.tool): each channel's budget, cost per lead
+--             and expected leads; channels under their minimum spend are dropped
 --   calendar  ISO dates from the start date (input.start_date, else the next Monday), a fixed weekly
 --             cadence per channel (below), topics rotating through the persona's pains and the
 --             deliverables
@@ -13,7 +13,8 @@
 -- llm.chat writes the campaign name, up to two secondary personas and the key messages.
 -- Stores the ideal customer profile as brief:<offer slug> for the lead scorer.
 
-local DEFAULTS = { weeks = 4, budget_tier_multiple = 1.5, min_budget = 2000, mql_threshold = 60 } -- = config.lua
+-- Settings when config.lua (ctx.config: campaign.*, mql_threshold) leaves one out.
+local DEFAULTS = { weeks = 4, budget_tier_multiple = 1.5, min_budget = 2000, mql_threshold = 60 }
 
 -- Weekly cadence per channel: { day offset from the week's start, format } (week = 0-based).
 local CADENCE = {
@@ -26,88 +27,6 @@ local CADENCE = {
   events        = { { 2, "industry event", once_at = "second" } },
 }
 local WEEKDAYS = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" }
-
-local CHANNELS = {
-  linkedin_ads  = { label = "LinkedIn Ads", cpl = 90, min_budget = 1000 },
-  google_search = { label = "Google Search Ads", cpl = 65, min_budget = 800 },
-  content_seo   = { label = "Content & SEO", cpl = 35, min_budget = 500 },
-  email         = { label = "Email nurture", cpl = 12, min_budget = 200 },
-  webinars      = { label = "Webinars", cpl = 45, min_budget = 600 },
-  partnerships  = { label = "Partner co-marketing", cpl = 50, min_budget = 500 },
-  events        = { label = "Industry events", cpl = 160, min_budget = 3000 },
-}
-local SMALL = { google_search = 0.30, content_seo = 0.25, email = 0.15, linkedin_ads = 0.15, partnerships = 0.15 }
-local MID = { linkedin_ads = 0.30, content_seo = 0.20, google_search = 0.20, webinars = 0.15, email = 0.15 }
-local LARGE = { linkedin_ads = 0.30, events = 0.25, webinars = 0.20, content_seo = 0.15, email = 0.10 }
-local MIX = { ["1-10"] = SMALL, ["11-50"] = SMALL, ["51-200"] = MID, ["201-1000"] = LARGE, ["1000+"] = LARGE }
-
-local names = {}
-for k in pairs(CHANNELS) do names[#names + 1] = k end
-table.sort(names)
-
--- the channel split (same as tools/channel_budget.lua)
-local function allocate(budget, size, only)
-  local weights = {}
-  for ch, w in pairs(MIX[size] or MID) do weights[ch] = w end
-  if only and #only > 0 then
-    local keep = {}
-    for _, ch in ipairs(only) do keep[ch] = true end
-    for ch in pairs(weights) do
-      if not keep[ch] then weights[ch] = nil end
-    end
-    for ch in pairs(keep) do -- a requested channel outside the mix gets the smallest weight
-      if weights[ch] == nil and CHANNELS[ch] then weights[ch] = 0.10 end
-    end
-  end
-  local dropped, candidates = {}, {}
-  for ch in pairs(weights) do candidates[#candidates + 1] = ch end
-  table.sort(candidates)
-  while true do
-    local total, worst, worst_gap = 0, nil, 0
-    for _, w in pairs(weights) do total = total + w end
-    if total == 0 then break end
-    for _, ch in ipairs(names) do
-      local w = weights[ch]
-      if w then
-        local gap = CHANNELS[ch].min_budget - budget * w / total
-        if gap > worst_gap then worst, worst_gap = ch, gap end
-      end
-    end
-    if worst == nil then break end
-    dropped[#dropped + 1] = worst
-    weights[worst] = nil
-  end
-  local total = 0
-  for _, w in pairs(weights) do total = total + w end
-  if total == 0 and #candidates > 0 then -- too small for every channel: all of it on the cheapest to start
-    local cheapest = candidates[1]
-    for _, ch in ipairs(candidates) do
-      if CHANNELS[ch].min_budget < CHANNELS[cheapest].min_budget then cheapest = ch end
-    end
-    weights[cheapest], total = 1, 1
-    for i, ch in ipairs(dropped) do
-      if ch == cheapest then table.remove(dropped, i) break end
-    end
-  end
-  local out, spent, expected = {}, 0, 0
-  for _, ch in ipairs(names) do
-    local w = weights[ch]
-    if w then
-      local b = math.floor(budget * w / total / 50) * 50
-      out[#out + 1] = { channel = ch, label = CHANNELS[ch].label, share = w / total, budget = b, cpl = CHANNELS[ch].cpl }
-      spent = spent + b
-    end
-  end
-  table.sort(out, function(a, b) return a.budget > b.budget or (a.budget == b.budget and a.channel < b.channel) end)
-  if out[1] then out[1].budget = out[1].budget + (budget - spent) end
-  for _, a in ipairs(out) do
-    a.budget = math.tointeger(a.budget) or a.budget
-    a.share = math.floor(a.share * 1000 + 0.5) / 1000
-    a.expected_leads = math.floor(a.budget / a.cpl)
-    expected = expected + a.expected_leads
-  end
-  return out, dropped, expected
-end
 
 local function fail(msg) error("campaign_planner: " .. msg, 2) end
 
@@ -286,16 +205,11 @@ local BRIEF_SCHEMA = {
   },
 }
 
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
-end
-
 local agent = {
   name = "Campaign Planner",
   capabilities = { "campaign_planning", "media_budgeting", "content_calendar" },
   tools = { "channel_budget" },
-  allocate = allocate, build_calendar = build_calendar, campaign_budget = campaign_budget, -- pure, for tests
+  build_calendar = build_calendar, campaign_budget = campaign_budget, -- pure, for tests
   days_from_civil = days_from_civil, iso = iso,
 }
 
@@ -310,7 +224,9 @@ function agent.run(task, ctx)
 
   local start = input.start_date and parse_date(input.start_date) or next_monday(math.floor(time.now() / 86400))
   local budget, budget_reason = campaign_budget(input, s)
-  local allocations, dropped, expected = allocate(budget, persona.company_size, strings(input.channels))
+  local split = ctx.tool("channel_budget", { budget = budget, company_size = persona.company_size,
+                                             channels = #strings(input.channels) > 0 and strings(input.channels) or nil })
+  local allocations, dropped, expected = split.allocations, split.dropped, split.expected_leads
   if #allocations == 0 then fail("no channel left to run the campaign on (check input.channels)") end
   for _, a in ipairs(allocations) do
     a.reason = string.format("%s of the budget for %s-employee companies; %s per lead -> %d leads",
@@ -331,7 +247,7 @@ function agent.run(task, ctx)
   for _, a in ipairs(allocations) do channel_lines[#channel_lines + 1] = "- " .. a.label end
   local reply = llm.chat{
     system = "You are a B2B campaign strategist at a digital agency. Concrete, no hype.",
-    prompt = render(ctx, "plan_campaign", {
+    prompt = ctx.template("plan_campaign", {
       offer = { name = offer.name, tagline = tostring(offer.tagline or ""),
                 value_proposition = tostring(offer.value_proposition or "") },
       persona = string.format("%s at %s-employee companies in %s", persona.role, persona.company_size or "any size",
@@ -374,6 +290,9 @@ function agent.run(task, ctx)
       target_mqls = expected // 4, -- one lead in four reaching the MQL threshold
     },
   }
+  brief.summary = string.format("%s: %s %s over %d channels, %d calendar items %s to %s, ~%d leads expected",
+    campaign_slug, money(budget), currency, #allocations, #calendar, brief.campaign.start_date,
+    brief.campaign.end_date, expected)
   local prices = {}
   for _, t in ipairs(offer.tiers) do prices[#prices + 1] = t.price end
   table.sort(prices)

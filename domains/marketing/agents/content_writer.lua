@@ -86,11 +86,6 @@ local function link(base, campaign, channel, date)
     MEDIUM[channel] or "other", campaign, date)
 end
 
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
-end
-
 local agent = {
   name = "Content Writer",
   capabilities = { "copywriting", "email", "social", "landing_pages" },
@@ -136,7 +131,7 @@ function agent.run(task, ctx)
       for k, v in pairs(common) do vars[k] = v end
       local reply = llm.chat{
         system = "You write B2B marketing copy for a digital agency: specific, plain, no hype, no invented numbers.",
-        prompt = render(ctx, "content_" .. format, vars),
+        prompt = ctx.template("content_" .. format, vars),
         schema = SCHEMAS[format](#items),
         max_tokens = 4000,
       }
@@ -162,7 +157,7 @@ function agent.run(task, ctx)
   for k, v in pairs(common) do vars[k] = v end
   local landing = llm.chat{
     system = "You write landing pages for a digital agency's offers: specific, plain, no hype.",
-    prompt = render(ctx, "content_landing", vars),
+    prompt = ctx.template("content_landing", vars),
     schema = SCHEMAS.landing(),
     max_tokens = 1500,
   }.data
@@ -173,6 +168,8 @@ function agent.run(task, ctx)
   out.landing = landing
   out.counts = { posts = #groups.posts, emails = #groups.emails, articles = #groups.articles, ads = #groups.ads,
                  llm_calls = calls }
+  out.summary = string.format("%s: %d posts, %d emails, %d articles, %d search ad groups, landing page (%d model calls)",
+    campaign.slug, #groups.posts, #groups.emails, #groups.articles, #groups.ads, calls)
   log.info("wrote content", campaign.slug, #groups.posts, "posts", #groups.emails, "emails")
   return out
 end

@@ -20,7 +20,7 @@
 -- call leaves it out). The lead's need (for BANT) is taken from the input, else derived from the
 -- engagement: demo -> high, pricing page or webinar -> medium, other activity -> low.
 
-local DEFAULT_THRESHOLD = 60 -- = config.lua mql_threshold
+local DEFAULT_THRESHOLD = 60 -- when config.lua (ctx.config) has no mql_threshold
 local BANDS = { { 10, "1-10" }, { 50, "11-50" }, { 200, "51-200" }, { 1000, "201-1000" }, { math.huge, "1000+" } }
 local BAND_INDEX = { ["1-10"] = 1, ["11-50"] = 2, ["51-200"] = 3, ["201-1000"] = 4, ["1000+"] = 5 }
 local AUTHORITY_POINTS = { decision_maker = 12, influencer = 8, user = 3, unknown = 0 }
@@ -187,11 +187,6 @@ end
 local NOTE_SCHEMA = { type = "object", required = { "note" },
                       properties = { note = { type = "string", minLength = 1, maxLength = 600 } } }
 
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
-end
-
 local agent = {
   name = "Lead Scorer",
   capabilities = { "lead_scoring", "mql" },
@@ -216,7 +211,7 @@ function agent.run(task, ctx)
   if r.qualified then
     local ok, reply = pcall(llm.chat, {
       system = "You brief B2B sales reps on inbound leads in three sentences: who, why now, what to open with.",
-      prompt = render(ctx, "lead_note", {
+      prompt = ctx.template("lead_note", {
         lead = { name = tostring(lead.name or "(no name)"), title = tostring(lead.title or "(no title)"),
                  company = lead.company, industry = tostring(lead.industry or "(unknown industry)") },
         offer = offer and tostring(offer.name or offer.slug) or "our services",
@@ -236,6 +231,8 @@ function agent.run(task, ctx)
     r[k] = lead[k]
   end
   r.offer, r.campaign = offer, lead.campaign
+  r.summary = string.format("%s (%s): MQL score %d, grade %s, %s", lead.email, lead.company, r.score, r.grade,
+    r.qualified and "qualified -> sales" or string.format("under %s, not qualified", tostring(math.tointeger(threshold) or threshold)))
   memory.set("lead:" .. lead.email:lower(), { score = r.score, grade = r.grade, qualified = r.qualified,
                                               offer = offer and offer.slug or nil, at = time.now() })
   log.info("scored lead", lead.email, r.score, r.grade)

@@ -3,7 +3,8 @@
 -- sales.qualify_lead task gets the lead in that task type's input (domains/sales/tasks/
 -- qualify_lead.lua): email, company, name, budget, authority (from the title), need (stated, or from
 -- the engagement), timeline_days, notes (the MQL score and the scorer's note first) and source,
--- plus the MQL details and the offer the lead came for (extra fields the sales schema allows).
+-- plus the MQL details and the offer the lead came for: offer = { slug, version, name } and
+-- offer_slug (the proposal writer reads the spec from the offer domain's memory by slug).
 local NOTES_MAX = 5000
 
 local function num(x) -- 60.0 -> "60"
@@ -57,7 +58,9 @@ return {
       industry = lead.industry,
       employees = lead.employees,
       mql = { score = lead.score, grade = lead.grade, threshold = lead.threshold, reasons = lead.reasons },
-      offer = offer and { slug = offer.slug, version = offer.version, name = offer.name } or nil,
+      -- the sales schema's offer needs a name; offer_slug lets the proposal writer read the spec
+      offer = offer and { slug = offer.slug, version = offer.version, name = offer.name or offer.slug } or nil,
+      offer_slug = offer and offer.slug or nil,
       campaign = lead.campaign,
     }
   end,

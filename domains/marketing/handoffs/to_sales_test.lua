@@ -23,6 +23,7 @@ test("a qualified lead becomes a sales.qualify_lead input", function()
   eq(h.input.notes, "MQL score 72 (grade B, threshold 60). Maria runs marketing at a 140-person fintech. "
     .. "Lead said: Asked about German content.")
   eq(h.input.offer, { slug = "seo-growth-sprint", version = 1, name = "SEO Growth Sprint" })
+  eq(h.input.offer_slug, "seo-growth-sprint")
   eq(h.input.mql.score, 72)
 end)
 
@@ -47,6 +48,15 @@ test("a lead with only the required fields still fits the sales schema", functio
                                       qualified = true, authority = "unknown" }, { task_id = 10, input = {} })
   eq(h.status, "accepted")
   eq(h.input.source, "marketing/inbound")
+end)
+
+test("an offer known only by its slug still gets the name the sales schema requires", function()
+  local lead = {}
+  for k, v in pairs(MQL) do lead[k] = v end
+  lead.offer = { slug = "seo-growth-sprint" }
+  local h = run_handoff("to_sales", lead, { task_id = 12, input = {} })
+  eq(h.status, "accepted")
+  eq(h.input.offer, { slug = "seo-growth-sprint", name = "seo-growth-sprint" })
 end)
 
 test("long notes are cut to the sales schema's 5000 characters", function()

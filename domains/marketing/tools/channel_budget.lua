@@ -1,6 +1,5 @@
--- channel_budget: split a campaign budget over marketing channels with the agency's cost table.
--- The same table and rule are in agents/campaign_planner.lua (agents cannot call tools directly):
--- change both together.
+-- channel_budget: split a campaign budget over marketing channels with the agency's cost table. The
+-- one place the table lives: the campaign planner calls it with ctx.tool, and a model can call it.
 --
 -- Rule: start from the channel mix for the persona's company size; drop channels whose share is
 -- under their minimum spend and give their weight to the others; round each share down to 50 and

@@ -19,7 +19,8 @@
 -- Positive insights become proof points. Themes without a rule are listed in open_items for staff.
 -- llm.chat rewrites the tagline and value proposition for the changes and summarises them.
 
-local DEFAULTS = { min_margin = 0.20, round_to = 50, feedback_price_cut = 0.10 } -- = config.lua `pricing`
+-- Pricing policy when config.lua `pricing` (ctx.config) leaves a value out.
+local DEFAULTS = { min_margin = 0.20, round_to = 50, feedback_price_cut = 0.10 }
 
 local QA = "Senior QA review before every hand-over"
 local RULES = {
@@ -123,8 +124,16 @@ local function apply(base, insights, p)
     local why = string.format("[%s, %d mention%s]", theme, n, n == 1 and "" or "s")
     local rule = RULES[theme]
     if ins.sentiment == "positive" then
-      local point = string.format("Clients praise our %s (%d mention%s)", theme, n, n == 1 and "" or "s")
-      if add_once(proof, point) then changes[#changes + 1] = "proof point added: " .. point end
+      local prefix = "Clients praise our " .. theme .. " ("
+      local point = string.format("%s%d mention%s)", prefix, n, n == 1 and "" or "s")
+      local at = #proof + 1 -- one proof point per theme: a newer count replaces the older one
+      for i, x in ipairs(proof) do
+        if x:sub(1, #prefix) == prefix then at = i end
+      end
+      if proof[at] ~= point then
+        changes[#changes + 1] = (proof[at] and "proof point updated: " or "proof point added: ") .. point
+        proof[at] = point
+      end
     elseif rule == nil then
       open[#open + 1] = { theme = theme, count = n, recommendation = ins.recommendation }
     else
@@ -193,18 +202,13 @@ end
 
 local WORDS_SCHEMA = {
   type = "object",
-  required = { "tagline", "value_proposition", "summary" },
+  required = { "tagline", "value_proposition", "change_note" },
   properties = {
     tagline = { type = "string", minLength = 3, maxLength = 120 },
     value_proposition = { type = "string", minLength = 10, maxLength = 800 },
-    summary = { type = "string", minLength = 1, maxLength = 1200 },
+    change_note = { type = "string", minLength = 1, maxLength = 1200 },
   },
 }
-
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
-end
 
 local agent = {
   name = "Offer Refiner",
@@ -247,7 +251,7 @@ function agent.run(task, ctx)
   local change_text = #changes > 0 and "- " .. table.concat(changes, "\n- ") or "(no rule applied)"
   local ok, reply = pcall(llm.chat, {
     system = "You maintain a digital agency's service offers. Plain words, concrete outcomes.",
-    prompt = render(ctx, "refine_offer", {
+    prompt = ctx.template("refine_offer", {
       offer = { name = tostring(spec.name), tagline = tostring(spec.tagline or ""),
                 value_proposition = tostring(spec.value_proposition or "") },
       version = tostring(base_version), changes = change_text,
@@ -258,18 +262,16 @@ function agent.run(task, ctx)
   })
   if ok then
     spec.tagline, spec.value_proposition = reply.data.tagline, reply.data.value_proposition
-    spec.summary = reply.data.summary
+    spec.change_note = reply.data.change_note
   else
     log.warn("offer_refiner: wording unchanged:", type(reply) == "table" and reply.code or tostring(reply))
-    spec.summary = change_text
+    spec.change_note = nil
   end
 
   -- the version number: one more than anything seen (memory.incr makes concurrent refinements distinct)
   local n = math.max(latest or 0, base_version) + 1
-  if memory.incr then
-    local seq = memory.incr(key .. ":seq")
-    if seq >= n then n = seq else memory.set(key .. ":seq", n) end
-  end
+  local seq = memory.incr(key .. ":seq")
+  if seq >= n then n = seq else memory.set(key .. ":seq", n) end
   spec.version = n
   spec.status = "active"
   spec.created_at = time.iso()
@@ -279,6 +281,8 @@ function agent.run(task, ctx)
     spec.refined_from.requested_version = asked -- the insights were about an older version
   end
   spec.changes = #changes > 0 and changes or nil
+  spec.summary = string.format("v%d from v%d on %s: %d change%s%s", n, base_version, table.concat(themes, ", "),
+    #changes, #changes == 1 and "" or "s", #open > 0 and string.format(", %d open item%s", #open, #open == 1 and "" or "s") or "")
   spec.open_items = #open > 0 and open or nil
 
   memory.set(key .. ":v" .. n, spec)

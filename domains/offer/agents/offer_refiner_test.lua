@@ -67,6 +67,15 @@ test("positive insights become proof points; unknown themes become open items", 
   eq(spec.tiers, v1("ref-test-d").tiers)
 end)
 
+test("a newer count of the same praise replaces the proof point", function()
+  local prev = v1("ref-test-f")
+  prev.proof_points = { "Clients praise our expertise (2 mentions)" }
+  local spec = run_agent("offer_refiner", { offer = { slug = "ref-test-f", version = 1 }, previous = prev,
+                                            insights = { insight("expertise", 5, "positive") } })
+  eq(spec.proof_points, { "Clients praise our expertise (5 mentions)" })
+  eq(spec.changes, { "proof point updated: Clients praise our expertise (5 mentions)" })
+end)
+
 test("the next refinement builds on the newest version in memory", function()
   local first = run_agent("offer_refiner", {
     offer = { slug = "ref-test-e", version = 1 }, previous = v1("ref-test-e"), insights = { insight("quality", 2) },

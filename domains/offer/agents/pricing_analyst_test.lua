@@ -26,7 +26,8 @@ test("prices follow the rule: cost-plus, halfway to the market median, rounded u
   eq(r.tiers[3].price, 13100)
   eq(r.tiers[3].position, "above")
   match(r.tiers[3].reasoning[2], "within 25%% of the market median 11750")
-  match(r.summary, "Starter: cost 2400, price 4450 USD")
+  eq(r.summary, "Starter 4450, Growth 8050, Scale 13100 USD; margins 45% to 47%")
+  match(r.details, "Starter: cost 2400, price 4450 USD, margin 46%%, market median 4500 %(at%)")
 end)
 
 test("no competitor prices: pure cost-plus; the minimum margin and the tier step hold", function()

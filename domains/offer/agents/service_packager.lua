@@ -2,7 +2,7 @@
 -- (offer.package_service, the entry of the offer domain).
 --
 -- Deterministic (rules): the slug, which deliverables each tier includes, the tier prices (the
--- pricing rule of agents/pricing_analyst.lua), the guarantees (agency policy unless the input sets
+-- agency's pricing rule, tools/price_calculator.lua, called with ctx.tool), the guarantees (agency policy unless the input sets
 -- them), version = 1. llm.chat writes the words: tagline and value proposition, and the target
 -- persona when the input has none.
 -- The spec is stored in this domain's memory as offer:<slug>:v1, and offer:<slug>:latest = 1.
@@ -11,7 +11,8 @@
 -- first ceil(#deliverables * i / n) deliverables plus its own extras and those of the tiers below.
 -- A tier's market reference is the competitors' median for an entry package times its multiplier.
 
-local DEFAULTS = { target_margin = 0.45, min_margin = 0.20, round_to = 50, tier_step = 0.15 } -- = config.lua
+-- Pricing policy when config.lua `pricing` (ctx.config) and the input leave a value out.
+local DEFAULTS = { target_margin = 0.45, min_margin = 0.20, round_to = 50, tier_step = 0.15 }
 local DEFAULT_TIERS = {
   { name = "Starter", cost_multiplier = 1, extras = {} },
   { name = "Growth", cost_multiplier = 1.8, extras = { "Monthly strategy call" } },
@@ -27,8 +28,6 @@ local function money(x)
   return string.format("%.2f", x)
 end
 
-local function pct(x) return string.format("%d%%", math.floor(x * 100 + 0.5)) end
-
 local function median(list)
   local xs = {}
   for _, v in ipairs(list or {}) do
@@ -39,48 +38,6 @@ local function median(list)
   local mid = (#xs + 1) // 2
   if #xs % 2 == 1 then return xs[mid] end
   return (xs[mid] + xs[mid + 1]) / 2
-end
-
-local function round_up(x, step)
-  local r = math.ceil(x / step - 1e-9) * step
-  return math.tointeger(r) or r
-end
-
--- The pricing rule (same as agents/pricing_analyst.lua and tools/price_calculator.lua).
-local function price_tier(cost, market, prev, p)
-  local reasoning = {}
-  local price = cost / (1 - p.target_margin)
-  reasoning[#reasoning + 1] = string.format("cost %s at %s target margin: %s", money(cost), pct(p.target_margin),
-    money(price))
-  if market and price < market then
-    price = (price + market) / 2
-    reasoning[#reasoning + 1] = string.format("under the market median %s: halfway up to it, %s", money(market),
-      money(price))
-  elseif market and price > market * 1.25 then
-    reasoning[#reasoning + 1] = string.format("%s above the market median %s: sell on value",
-      pct(price / market - 1), money(market))
-  elseif market then
-    reasoning[#reasoning + 1] = string.format("within 25%% of the market median %s", money(market))
-  end
-  local floor = cost / (1 - p.min_margin)
-  if price < floor then
-    price = floor
-    reasoning[#reasoning + 1] = string.format("raised to the %s minimum margin: %s", pct(p.min_margin), money(price))
-  end
-  if prev and price < prev * (1 + p.tier_step) then
-    price = prev * (1 + p.tier_step)
-    reasoning[#reasoning + 1] = string.format("raised to %s above the tier below (%s): %s", pct(p.tier_step),
-      money(prev), money(price))
-  end
-  price = round_up(price, p.round_to)
-  reasoning[#reasoning + 1] = string.format("rounded up to a multiple of %s: %s", money(p.round_to), money(price))
-  local margin = math.floor((price - cost) / price * 1000 + 0.5) / 1000
-  local position = "unknown"
-  if market then
-    position = (price < market * 0.95 and "below") or (price > market * 1.05 and "above") or "at"
-  end
-  return { cost = cost, price = price, margin = margin, market_median = market, position = position,
-           reasoning = reasoning }
 end
 
 local function slugify(s)
@@ -139,8 +96,8 @@ local function policy(input, ctx)
   return p
 end
 
--- Pure: tiers with their inclusions and prices, and the pricing record.
-local function build_tiers(input, p)
+-- Tiers with their inclusions and prices (ctx.tool = the price calculator), and the pricing record.
+local function build_tiers(input, p, ctx)
   local deliverables = strings(input.deliverables)
   local plan = input.tiers or DEFAULT_TIERS
   local entry_market = median(input.competitor_prices)
@@ -153,7 +110,11 @@ local function build_tiers(input, p)
     for _, e in ipairs(extras) do includes[#includes + 1] = e end
     local cost = input.base_cost * t.cost_multiplier
     local market = entry_market and entry_market * t.cost_multiplier or nil
-    local pt = price_tier(cost, market, prev, p)
+    local pt = ctx.tool("price_calculator", {
+      cost = cost, target_margin = p.target_margin, min_margin = p.min_margin, tier_step = p.tier_step,
+      round_to = p.round_to, previous_tier_price = prev, competitor_prices = market and { market } or nil,
+    })
+    pt.cost = cost
     if market and t.cost_multiplier ~= 1 then
       table.insert(pt.reasoning, 1, string.format("market reference: entry median %s x %s = %s",
         money(entry_market), money(t.cost_multiplier), money(market)))
@@ -200,16 +161,11 @@ local function positioning_schema(with_persona)
   return s
 end
 
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
-end
-
 local agent = {
   name = "Service Packager",
   capabilities = { "offer_design", "packaging", "pricing" },
   tools = { "price_calculator" },
-  build_tiers = build_tiers, slugify = slugify, -- pure, for tests
+  slugify = slugify, -- pure, for tests
 }
 
 function agent.run(task, ctx)
@@ -225,7 +181,7 @@ function agent.run(task, ctx)
 
   local p = policy(input, ctx)
   local currency = input.currency or "USD"
-  local tiers, pricing = build_tiers(input, p)
+  local tiers, pricing = build_tiers(input, p, ctx)
   local weeks = math.tointeger(service.delivery_weeks) or 6
   local persona = type(input.persona) == "table" and input.persona or nil
   local insights = strings(input.insights)
@@ -238,7 +194,7 @@ function agent.run(task, ctx)
   local reply = llm.chat{
     system = "You write positioning for a digital agency's service offers: plain words, concrete outcomes, "
       .. "no superlatives.",
-    prompt = render(ctx, "package_service", {
+    prompt = ctx.template("package_service", {
       service = { name = service.name, description = service.description },
       deliverables = bullets(strings(input.deliverables)),
       tiers = bullets(tier_lines),
@@ -278,6 +234,9 @@ function agent.run(task, ctx)
     insights = nonempty(insights),
     created_at = time.iso(),
   }
+  local prices = {}
+  for i, t in ipairs(tiers) do prices[i] = string.format("%s %s", t.name, money(t.price)) end
+  spec.summary = string.format("%s v1: %s %s", service.name, table.concat(prices, ", "), currency)
   memory.set("offer:" .. slug .. ":v1", spec)
   memory.set("offer:" .. slug .. ":latest", 1)
   memory.set("offer:" .. slug .. ":seq", 1) -- version numbers for offer.refine_offer

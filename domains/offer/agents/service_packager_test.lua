@@ -66,3 +66,22 @@ test("bad input names the field", function()
   input.service.name = nil
   raises(function() run_agent("service_packager", input) end, "input%.service%.name is required")
 end)
+
+test("through offer.package_service: the offer hands off to marketing.plan_campaign", function()
+  local input = idea("pkg-test-e")
+  input.launch = { budget = 9000, start_date = "2026-03-02", weeks = 3 }
+  local spec, handoffs = run_task("offer.package_service", input)
+  eq(spec.version, 1)
+  eq(#handoffs, 1)
+  eq({ handoffs[1].name, handoffs[1].status, handoffs[1].to }, { "to_marketing", "accepted", "marketing.plan_campaign" })
+  eq(handoffs[1].input.budget, 9000)
+  eq(handoffs[1].input.offer.tiers[1].price, 4450)
+end)
+
+test("the task schema rejects an idea the packager cannot price", function()
+  local input = idea("pkg-test-f")
+  input.base_cost = 0
+  input.tiers = { { name = "Solo", cost_multiplier = 0.5 } }
+  raises(function() run_task("offer.package_service", input) end,
+    "base_cost: must be greater than 0; tiers%[0%]%.cost_multiplier: must be at least 1")
+end)

@@ -1,6 +1,6 @@
--- price_calculator: the agency's pricing rule for one tier, for a model to call while it reasons
--- about prices. The same rule is in agents/pricing_analyst.lua and agents/service_packager.lua
--- (agents cannot call tools directly): change all three together.
+-- price_calculator: the agency's pricing rule for one tier. The one place the rule lives: the pricing
+-- analyst and the service packager call it with ctx.tool, and a model can call it while it reasons
+-- about prices.
 --
 -- Rule: cost-plus at the target margin; below the market median -> halfway up to the median;
 -- never under the minimum margin; at least tier_step above the tier below; rounded UP to round_to.

@@ -34,10 +34,9 @@ local function slugify(s)
   return slug:sub(1, 40)
 end
 
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return c
+local function cut(s, max) -- at most max UTF-8 characters
+  if utf8.len(s) == nil or utf8.len(s) <= max then return s end
+  return s:sub(1, utf8.offset(s, max + 1) - 1)
 end
 
 -- Pure: applies update u to deal (changed in place when accepted). Returns true, or false and why.
@@ -76,8 +75,8 @@ local function updates_from_proposal(deal, proposal, as_of)
   if RANK[deal.stage] < RANK.proposal then ups[1] = { stage = "proposal", proposal_id = proposal.id, on = as_of } end
   local status = proposal.status
   if status == "rejected" then
-    ups[#ups + 1] = { stage = "closed_lost", on = as_of, lost_reason = "proposal rejected at internal approval"
-      .. (str(proposal.comment) and (": " .. proposal.comment) or "") }
+    ups[#ups + 1] = { stage = "closed_lost", on = as_of, lost_reason = cut("proposal rejected at internal approval"
+      .. (str(proposal.comment) and (": " .. proposal.comment) or ""), 500) }
     return ups, "the proposal was rejected at approval"
   end
   if status == "pending_approval" then return ups, "the proposal waits for approval" end
@@ -142,11 +141,6 @@ local function decide(input, as_of)
   }
 end
 
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
-end
-
 local SUMMARY_SCHEMA = {
   type = "object",
   required = { "summary", "next_steps" },
@@ -182,7 +176,7 @@ function agent.run(task, ctx)
   end
   local ok, reply = pcall(llm.chat, {
     system = "You are a sales operations analyst at a digital agency. Be brief and concrete.",
-    prompt = render(ctx, "deal_summary", {
+    prompt = ctx.template("deal_summary", {
       client = deal.client, contact = deal.contact_email, offer = deal.offer or "(offer not named)",
       tier = deal.tier or "-", value = deal.value and money(deal.value) or "?", currency = deal.currency,
       from_stage = r.from_stage, stage = r.stage, decided_by = r.reason or "stage updates",

@@ -11,7 +11,7 @@
 --   approval  value > approval_threshold (config.lua, 25000) -> task.approve{reason=, data=}: the task
 --           waits for a human; approved -> status "approved", rejected -> status "rejected" (the
 --           proposal is returned, marked rejected, with the reviewer's comment). Within the threshold
---           -> status "ready". Outside a task (agency run) the engine auto-approves.
+--           -> status "ready". Outside a task (agency run) the engine auto-approves (approval.auto).
 -- llm.chat writes the words (title, summary, sections) from templates/proposal.txt; the model may
 -- look the contact up with crm_lookup. Everything before task.approve is deterministic (the llm.chat
 -- answer is replayed from the journal when the task runs again after the decision); memory is
@@ -41,11 +41,7 @@ local DEFAULT_OFFER = {
 }
 
 -- task.approve is the global `task`; inside run(task, ctx) the parameter hides it, so keep a handle.
--- An engine without approvals (before issue 5) has no such global: then `human` is nil.
-local human = (function()
-  local ok, t = pcall(function() return task end)
-  return ok and type(t) == "table" and type(t.approve) == "function" and t or nil
-end)()
+local approvals = task
 
 local function money(x)
   local i = math.tointeger(x)
@@ -180,11 +176,6 @@ local function pick_tier(tiers, budget, lead_tier, cfg)
     string.format("no tier fits the budget %s: the entry tier %s at list price", money(budget), tiers[1].name)
 end
 
-local function render(ctx, name, vars)
-  if type(ctx.template) == "function" then return ctx.template(name, vars) end
-  return name .. ": " .. json.encode(vars) -- engine without templates (before issue 5)
-end
-
 local function bullets(list)
   if #list == 0 then return "- (see the offer)" end
   return "- " .. table.concat(list, "\n- ")
@@ -242,7 +233,7 @@ function agent.run(task, ctx)
   local reply = llm.chat{
     system = "You write B2B proposals for a digital agency: specific, short, no superlatives, "
       .. "and never change prices or scope.",
-    prompt = render(ctx, "proposal", {
+    prompt = ctx.template("proposal", {
       client = lead.company,
       contact = (str(lead.name) and (lead.name .. " <" .. lead.email .. ">")) or lead.email,
       offer = offer.name,
@@ -270,31 +261,25 @@ function agent.run(task, ctx)
   local status = "ready"
   local approval = { required = pricing.needs_approval, threshold = pricing.approval_threshold }
   if pricing.needs_approval then
-    if human then
-      local d = human.approve{
-        reason = string.format("Proposal %s for %s: %s %s (%s tier%s) is above the %s %s approval threshold",
-          id, lead.company, money(pricing.price), currency, tier.name,
-          pricing.discount_pct > 0 and string.format(", %d%% discount", pricing.discount_pct) or "",
-          money(pricing.approval_threshold), currency),
-        data = { proposal_id = id, client = lead.company, contact = lead.email, tier = tier.name,
-                 list_price = tier.price, discount_pct = pricing.discount_pct, value = pricing.price,
-                 currency = currency, budget = budget, threshold = pricing.approval_threshold,
-                 title = words.title, summary = words.summary },
-      }
-      approval.approved = d.approved == true
-      approval.comment = d.comment
-      approval.decided_by = d.decided_by
-      approval.decided_at = d.decided_at
-      approval.auto = d.auto
-      status = approval.approved and "approved" or "rejected"
-      reasons[#reasons + 1] = (d.auto and "auto-approved (not running as a task)")
-        or (approval.approved and "approved" or "rejected") .. (str(d.decided_by) and (" by " .. d.decided_by) or "")
-          .. (str(d.comment) and (": " .. d.comment) or "")
-    else
-      status = "pending_approval" -- no task.approve in this engine: someone must decide outside it
-      approval.available = false
-      reasons[#reasons + 1] = "needs approval, but this engine has no task.approve: pending"
-    end
+    local d = approvals.approve{
+      reason = string.format("Proposal %s for %s: %s %s (%s tier%s) is above the %s %s approval threshold",
+        id, lead.company, money(pricing.price), currency, tier.name,
+        pricing.discount_pct > 0 and string.format(", %d%% discount", pricing.discount_pct) or "",
+        money(pricing.approval_threshold), currency),
+      data = { proposal_id = id, client = lead.company, contact = lead.email, tier = tier.name,
+               list_price = tier.price, discount_pct = pricing.discount_pct, value = pricing.price,
+               currency = currency, budget = budget, threshold = pricing.approval_threshold,
+               title = words.title, summary = words.summary },
+    }
+    approval.approved = d.approved == true
+    approval.comment = d.comment
+    approval.decided_by = d.decided_by
+    approval.decided_at = d.decided_at
+    approval.auto = d.auto
+    status = approval.approved and "approved" or "rejected"
+    reasons[#reasons + 1] = (d.auto and "auto-approved (not running as a task)")
+      or (approval.approved and "approved" or "rejected") .. (str(d.decided_by) and (" by " .. d.decided_by) or "")
+        .. (str(d.comment) and (": " .. d.comment) or "")
   end
 
   memory.set("proposal:" .. email, { id = id, tier = tier.name, value = pricing.price, currency = currency,

@@ -1,14 +1,13 @@
 -- Sales (proposal) -> Sales (deal desk): a written proposal becomes a deal at stage "proposal".
--- Not applicable while the proposal still waits for an approval nobody can give (an engine without
--- task.approve). A rejected proposal is handed over too: the deal desk closes it as lost, and the
--- lost deal goes to marketing for nurturing.
+-- The proposal writer succeeds only once a needed approval is decided (the task waits before), so
+-- the status is ready, approved or rejected. A rejected proposal is handed over too: the deal desk
+-- closes it as lost, and the lost deal goes to marketing for nurturing.
 return {
   on = "sales.write_proposal",
   to = "sales.manage_deal",
 
   when = function(result, meta)
     return type(result) == "table" and type(result.proposal) == "table"
-      and result.proposal.status ~= "pending_approval"
   end,
 
   validate = function(result, meta)

@@ -37,9 +37,8 @@ test("a rejected proposal is handed over (to be closed lost) with the comment", 
   eq(h.input.proposal.comment, "margin too thin")
 end)
 
-test("a proposal still pending approval is not handed over", function()
-  local h = run_handoff("proposal_to_deal", { proposal = { id = "P-1", status = "pending_approval" } }, meta())
-  eq(h.status, "skipped")
+test("a result without a proposal is no handoff", function()
+  eq(run_handoff("proposal_to_deal", { error = "nothing" }, meta()).status, "skipped")
 end)
 
 test("a proposal without value or contact is rejected", function()

@@ -1,0 +1,216 @@
+"""`agency test [PATH]`: the runner of *_test.lua files, on the fixtures under
+tests/scripts/agency_test/domains/shop (agents/ and handoffs/ hold passing tests, failing/ fails on purpose)."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import REPO_ROOT, agency_bin  # noqa: E402
+
+ROOT = "tests/scripts/agency_test/domains"
+SHOP = ROOT + "/shop"
+FAILING = SHOP + "/failing/assertions_test.lua"
+
+
+def line_of(path, needle):
+    """The 1-based line of the first line of the fixture containing needle."""
+    with open(os.path.join(REPO_ROOT, path)) as f:
+        for i, line in enumerate(f, 1):
+            if needle in line:
+                return i
+    raise AssertionError("%r not in %s" % (needle, path))
+
+
+class AgencyTestCommand(unittest.TestCase):
+
+    def run_test(self, *args, cwd=None, env=None, timeout=120):
+        full = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_") or k == "AGENCY_BIN"}
+        full.update(env or {})
+        binary = os.path.abspath(os.path.join(REPO_ROOT, agency_bin()))
+        p = subprocess.run([binary, "test"] + list(args), cwd=cwd or REPO_ROOT, env=full,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def summary(self, out):
+        m = re.search(r"^(\d+) passed, (\d+) failed(?:, (\d+) files? did not run)? \((\d+) test files?", out, re.M)
+        self.assertIsNotNone(m, out)
+        return tuple(int(x or 0) for x in m.groups())
+
+    # ---- passing runs ----------------------------------------------------------------------------------------
+
+    def test_a_passing_directory_exits_0_with_one_line_per_test(self):
+        rc, out, err = self.run_test(SHOP + "/agents")
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("FAIL", out)
+        for line in (
+            "ok   %s/agents/quoter_test.lua: run_agent returns the result table; the mock answers even though "
+            "config.lua names openai" % SHOP,
+            "ok   %s/agents/quoter_test.lua: memory written by the previous test is gone" % SHOP,
+            "ok   %s/agents/quoter_test.lua: run_task raises the schema errors" % SHOP,
+            "ok   %s/agents/quoter_test.lua: a run that waits on the loop (sleep) is driven to its end" % SHOP,
+            "ok   %s/agents/writer_test.lua: scripted answers: a tool call, then the text" % SHOP,
+            "ok   %s/agents/writer_test.lua: too few scripted answers is an error naming the call" % SHOP,
+            "ok   %s/agents/boss_test.lua: opts.approve gives the decision" % SHOP,
+        ):
+            self.assertIn(line + "\n", out)
+        passed, failed, bad, files = self.summary(out)
+        self.assertEqual((failed, bad, files), (0, 0, 3))
+        self.assertEqual(passed, out.count("\nok   ") + out.startswith("ok   "))
+        self.assertGreaterEqual(passed, 15)
+        self.assertEqual(err, "", "no log lines by default")
+
+    def test_handoffs_accepted_rejected_skipped(self):
+        rc, out, err = self.run_test(SHOP + "/handoffs/to_ship_test.lua")
+        self.assertEqual(rc, 0, out + err)
+        for name in ("accepted: the target task's input", "rejected by validate, with its reasons",
+                     "skipped when `when` says no", "rejected by the target task type's schema",
+                     "an unknown handoff is an error", "the result of a real run hands off"):
+            self.assertIn("ok   %s/handoffs/to_ship_test.lua: %s\n" % (SHOP, name), out)
+        self.assertEqual(self.summary(out), (6, 0, 0, 1))
+
+    def test_filter_runs_matching_tests_only(self):
+        rc, out, _ = self.run_test(SHOP + "/agents/quoter_test.lua", "--filter", "memory")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(self.summary(out)[:2], (2, 0))
+        rc, out, _ = self.run_test(SHOP + "/agents/quoter_test.lua", "--filter", "no such test name")
+        self.assertEqual(rc, 1, out)
+        self.assertIn('no test name contains "no such test name"', out)
+
+    # ---- failures --------------------------------------------------------------------------------------------
+
+    def test_failures_name_the_line_and_the_difference(self):
+        rc, out, err = self.run_test(FAILING)
+        self.assertEqual(rc, 1, out + err)
+        f = FAILING
+        expect = [
+            (line_of(f, "{ a = { b = { 1, 2, 3 } }"), "nested difference", "at .a.b[3]: expected 4, got 3"),
+            (line_of(f, 'eq({ x = 1 }'), "missing key",
+             'the order: at .y: expected "why", got nil (no such key)'),
+            (line_of(f, 'string.rep("a", 50) .. "XYZ"'), "long strings",
+             'strings differ at byte 52: expected "...aaaaaaaaaaaaaaaaaaaaaaaaaaaaaXQZ", '
+             'got "...aaaaaaaaaaaaaaaaaaaaaaaaaaaaaXYZ"'),
+            (line_of(f, "ok(nil"), "ok fails", "the lead has a score: got nil"),
+            (line_of(f, 'match("hello"'), "match fails", '"hello" does not match "^%d+$"'),
+            (line_of(f, "raises(function() return 1 end)"), "raises without an error",
+             "expected an error, but the function returned"),
+            (line_of(f, "return lead.score"), "an error in the test itself",
+             "attempt to index a nil value (local 'lead')"),
+            (line_of(f, 'run_agent("crash"'), "the agent fails",
+             'run_agent("crash") failed: %s/agents/crash.lua:%d: crashed at depth 2'
+             % (SHOP, line_of(SHOP + "/agents/crash.lua", "error("))),
+            (line_of(f, "rate_limited"), "a structured error", "rate_limited: slow down"),
+            (line_of(f, "while true do"), "an endless loop", "the test exceeded its budget of"),
+        ]
+        for line, name, msg in expect:
+            prefix = "FAIL %s:%d: %s: %s" % (f, line, name, msg)
+            self.assertTrue(any(l.startswith(prefix) for l in out.splitlines()), "%r not in\n%s" % (prefix, out))
+        # a failure ends only its own test
+        for name in ("passes before", "passes between", "passes after"):
+            self.assertIn("ok   %s: %s\n" % (f, name), out)
+        self.assertEqual(self.summary(out), (3, 10, 0, 1))
+
+    def test_a_syntax_error_fails_the_file_with_its_line(self):
+        path = SHOP + "/failing/syntax_test.lua"
+        rc, out, _ = self.run_test(path)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("FAIL %s:3: the file does not load: unexpected symbol near '='\n" % path, out)
+        self.assertEqual(self.summary(out), (0, 0, 1, 1))
+
+    def test_an_error_outside_test_fails_the_file(self):
+        path = SHOP + "/failing/outside_test.lua"
+        rc, out, _ = self.run_test(path)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("FAIL %s:3: error outside test(): attempt to index a nil value (local 'x')\n" % path, out)
+        self.assertNotIn("declared but never run", out)
+
+    def test_a_file_without_tests_is_not_green(self):
+        path = SHOP + "/failing/empty_test.lua"
+        rc, out, _ = self.run_test(path)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("FAIL %s:1: no tests:" % path, out)
+
+    def test_the_whole_root_reports_every_file(self):
+        rc, out, _ = self.run_test(ROOT)
+        self.assertEqual(rc, 1, out)
+        passed, failed, bad, files = self.summary(out)
+        self.assertEqual((failed, bad, files), (10, 3, 8))
+        self.assertGreaterEqual(passed, 27)
+        # files run in path order
+        order = [m.group(1) for m in re.finditer(r"^(?:ok  |FAIL) (\S+?\.lua)", out, re.M)]
+        self.assertEqual(order, sorted(order))
+
+    def test_no_test_files_and_bad_paths(self):
+        empty = tempfile.mkdtemp(prefix="agency-test-empty-")
+        self.addCleanup(shutil.rmtree, empty, True)
+        rc, out, err = self.run_test(empty)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("no *_test.lua files under %s" % empty, err)
+        rc, out, err = self.run_test(ROOT + "/no_such_domain")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("cannot read %s/no_such_domain" % ROOT, err)
+        rc, out, err = self.run_test("--bogus")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("usage: agency test", err)
+
+    def test_default_path_is_agency_domains(self):
+        rc, out, err = self.run_test(env={"AGENCY_DOMAINS": SHOP + "/handoffs"})
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(self.summary(out), (6, 0, 0, 1))
+
+    # ---- domains, scripts that do not load, paths ------------------------------------------------------------
+
+    def test_domain_resolution_and_broken_scripts(self):
+        tmp = tempfile.mkdtemp(prefix="agency-test-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        dom = os.path.join(tmp, "domains", "shop")
+        shutil.copytree(os.path.join(REPO_ROOT, SHOP), dom)
+        shutil.rmtree(os.path.join(dom, "failing"))
+        with open(os.path.join(dom, "agents", "broken.lua"), "w") as f:
+            f.write("local agent = {}\nfunction agent.run(task)\n  return { 1, 2\nend\nreturn agent\n")
+        with open(os.path.join(dom, "handoffs", "broken_h.lua"), "w") as f:
+            f.write("return { on = 'shop.quote', to = 'shop.ship' }\n")
+        # a test at the top of the domain, one in a directory of its own
+        with open(os.path.join(dom, "flow_test.lua"), "w") as f:
+            f.write('test("a broken agent reports its own file and line", function()\n'
+                    '  raises(function() run_agent("broken", {}) end, "agents/broken%.lua:4:")\n'
+                    'end)\n'
+                    'test("a broken handoff reports why", function()\n'
+                    '  raises(function() run_handoff("broken_h", {}) end, "transform")\n'
+                    'end)\n')
+        os.makedirs(os.path.join(dom, "checks"))
+        with open(os.path.join(dom, "checks", "deep_test.lua"), "w") as f:
+            f.write('test("the domain is the one above", function()\n'
+                    '  eq(run_task("quote", { item = "widget", qty = 4 }).total, 10.0)\n'
+                    'end)\n')
+        rc, out, err = self.run_test("domains", cwd=tmp)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("ok   domains/shop/flow_test.lua: a broken agent reports its own file and line\n", out)
+        self.assertIn("ok   domains/shop/checks/deep_test.lua: the domain is the one above\n", out)
+        # from inside the domain, with relative paths
+        rc, out, err = self.run_test("agents/boss_test.lua", cwd=dom)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("ok   agents/boss_test.lua: opts.approve gives the decision\n", out)
+        rc, out, err = self.run_test(".", cwd=os.path.join(dom, "handoffs"))
+        self.assertEqual(rc, 0, out + err)
+        # a test file outside any domain
+        stray = os.path.join(tmp, "stray_test.lua")
+        with open(stray, "w") as f:
+            f.write('test("x", function() end)\n')
+        rc, out, err = self.run_test(stray)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("cannot tell its domain", out)
+
+    def test_help_lists_the_command(self):
+        binary = os.path.abspath(os.path.join(REPO_ROOT, agency_bin()))
+        out = subprocess.run([binary, "--help"], stdout=subprocess.PIPE, check=True).stdout.decode()
+        self.assertIn("test [PATH]", out)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,3 @@
+test("declared but never run", function() end)
+local x = nil
+local y = x.field

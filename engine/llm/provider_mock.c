@@ -17,7 +17,8 @@
  * pick), type (a name or a list: the first non-null one; inferred from the keywords when absent), properties
  * and required (every property generated, additionalProperties ignored), items, minItems/maxItems (2 items
  * unless bounded; at most MAX_ITEMS), minimum/maximum/exclusiveMinimum/exclusiveMaximum, minLength/maxLength
- * (UTF-8 characters), format (email, date, date-time, uri). A Lua `pattern` is not generated for.
+ * (UTF-8 characters), format (email, date, date-time, uri), and a Lua `pattern` when a slug of the value or
+ * one of a few short spellings matches it.
  * The text is built in an ag_buf kept in a userdata with __gc, so a raise (out of memory) cannot leak it.
  */
 #include <ctype.h>
@@ -242,6 +243,21 @@ static const char *string_for(const char *name, const char *lname, const char *f
     return tmp;
 }
 
+/* Does Lua pattern pat find a match in v (the real string.find, protected: a malformed pattern matches
+ * nothing)? The schema language's `pattern` is a Lua pattern. */
+static int matches(lua_State *L, const char *pat, const char *v, size_t n)
+{
+    int top = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, "string");
+    lua_getfield(L, -1, "find");
+    lua_pushlstring(L, v, n);
+    lua_pushstring(L, pat);
+    int ok = lua_pcall(L, 2, 1, 0) == LUA_OK && !lua_isnil(L, -1);
+    lua_settop(L, top);
+    return ok;
+}
+
 static void gen_string(gen_t *g, int s, const char *name, uint64_t h)
 {
     lua_State *L = g->L;
@@ -273,6 +289,37 @@ static void gen_string(gen_t *g, int s, const char *name, uint64_t h)
     static const char filler[] = " lorem ipsum dolor sit amet";
     for (size_t i = 0; (double)chars < minl; i++, chars++)
         ag_buf_putc(&t, filler[i % (sizeof(filler) - 1)]);
+    const char *pat = NULL;
+    if (s && field(L, s, "pattern") == LUA_TSTRING)
+        pat = lua_tostring(L, -1); /* stays referenced by the schema */
+    if (s)
+        lua_pop(L, 1);
+    if (pat != NULL && !matches(L, pat, t.data ? t.data : "", t.len)) {
+        /* the first of a few plausible spellings that the Lua pattern accepts */
+        char slug[320];
+        size_t k = 0;
+        for (size_t i = 0; i < t.len && k + 1 < sizeof(slug); i++) {
+            char c = t.data[i];
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+                slug[k++] = c;
+            else if (k > 0 && slug[k - 1] != '-')
+                slug[k++] = '-';
+        }
+        while (k > 0 && slug[k - 1] == '-')
+            k--;
+        slug[k] = '\0';
+        const char *cands[] = {slug, "mock", "mock-1", "a", "A", "1", "example", "MOCK", "mock_1", "a1"};
+        for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+            size_t cl = strlen(cands[i]);
+            if (cl > 0 && matches(L, pat, cands[i], cl)) {
+                t.len = 0;
+                ag_buf_put(&t, cands[i], cl);
+                break;
+            }
+        }
+    }
     ag_buf_json_str(g->out, t.data ? t.data : "", t.len);
     ag_buf_free(&t);
 }

@@ -276,8 +276,8 @@ start_engine() {
     ${extra[@]+"${extra[@]}"} \
     "$BIN" serve >>"$LOG" 2>&1 &
   ENGINE_PID=$!
-  local i
-  for i in $(seq 1 3000); do   # 30 s
+  local deadline=$(( $(date +%s) + 30 ))
+  while [ "$(date +%s)" -le "$deadline" ]; do
     if curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$PORT/api/v1/health" 2>/dev/null | grep -q '^200$'; then
       return 0
     fi

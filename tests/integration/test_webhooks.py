@@ -2,9 +2,9 @@
 never in a worker's way), the /api/v1/webhook-subscriptions resource, and the signed incoming routes
 /api/v1/webhooks/task/status and /api/v1/webhooks/workflow/completed.
 
-Receivers are http.server instances on 127.0.0.1 in this process. Nothing puts a task into `waiting`
-yet (approvals and child tasks come later), so the incoming tests set that state with sqlite3 on the
-test engine's database."""
+Receivers are http.server instances on 127.0.0.1 in this process. The succeeded/failed reports are
+tested on tasks put into `waiting` with sqlite3 (any waiting task may be finished by its external
+system); approved/rejected use a task really waiting for an approval (test.approver's task.approve{})."""
 
 import hashlib
 import hmac
@@ -339,6 +339,19 @@ class IncomingWebhookTest(WebhookTestBase):
         self.assertEqual(self.eng.get_task(t["id"])["status"], "waiting")
         return t
 
+    def test_approved_report_resumes_a_task_waiting_for_an_approval(self):
+        for status, approved in (("approved", True), ("rejected", False)):
+            t = self.eng.create_ok("test.approver", {"amount": 500}, execute=True)
+            self.eng.wait_status(t["id"], "waiting", timeout=20)
+            st, _, b = self.post("task/status", {"task_id": t["id"], "status": status, "comment": "via CRM"})
+            self.assertEqual(st, 200, b)
+            done = self.eng.wait_terminal(t["id"], timeout=20)
+            self.assertEqual(done["status"], "succeeded", done)
+            self.assertEqual((done["result"]["approved"], done["result"]["comment"]), (approved, "via CRM"))
+            # decided once: a second report is refused
+            self.assertApiError(self.post("task/status", {"task_id": t["id"], "status": status}), 409,
+                                "invalid_state")
+
     def test_succeeded_report_completes_a_waiting_task(self):
         t = self.waiting_task()
         st, _, b = self.post("task/status", {"task_id": t["id"], "status": "succeeded", "result": {"answer": 42}})
@@ -398,15 +411,27 @@ class IncomingWebhookTest(WebhookTestBase):
         self.assertEqual((st, b["status"]), (200, "succeeded"))
 
     def test_workflow_completed_is_recorded_as_an_event(self):
-        st, _, b = self.post("workflow/completed", {"workflow_id": "wf-77", "status": "done", "data": {"n": 3}})
+        project = {"project": {"id": "P-9", "name": "Site relaunch", "client": "Acme"}}
+        st, _, b = self.post("workflow/completed", {"workflow_id": "wf-77", "status": "done", "data": project})
         self.assertEqual(st, 202, b)
         self.assertEqual(b["recorded"], True)
         with sqlite3.connect(self.eng.db_path, timeout=10) as db:
             row = db.execute("SELECT type, data FROM events WHERE id = ?", (b["event_id"],)).fetchone()
         self.assertEqual(row[0], "workflow.completed")
-        self.assertEqual(json.loads(row[1]), {"workflow_id": "wf-77", "status": "done", "data": {"n": 3}})
+        self.assertEqual(json.loads(row[1]), {"workflow_id": "wf-77", "status": "done", "data": project})
+        # the loop goes on: the feedback domain's entry task runs on the data, in a workflow of its own
+        self.assertIsInstance(b["feedback_workflow_id"], int)
+        st, _, wf = self.eng.request("GET", "/api/v1/workflows/%d" % b["feedback_workflow_id"])
+        self.assertEqual(st, 200, wf)
+        self.assertEqual(wf["start_type"], "feedback.collect_feedback")
+        self.assertEqual(wf["tasks"][0]["input"], project)
+        self.assertEqual(self.eng.wait_terminal(wf["tasks"][0]["id"], timeout=20)["status"], "succeeded")
+        # data that does not fit the feedback entry's schema is refused, and nothing is recorded
+        self.assertApiError(self.post("workflow/completed", {"workflow_id": "wf-78", "data": {"n": 3}}), 422,
+                            "validation_failed")
         st, _, b2 = self.post("workflow/completed", {"workflow_id": 12})
         self.assertEqual(st, 202, b2)
+        self.assertIsNone(b2["feedback_workflow_id"])  # no data: only recorded
         self.assertGreater(b2["event_id"], b["event_id"])
         self.assertApiError(self.post("workflow/completed", {"status": "done"}), 422, "validation_failed")
         self.assertApiError(self.post("workflow/completed", {"workflow_id": "w"}, ts=int(time.time()) - 400), 401,

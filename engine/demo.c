@@ -5,7 +5,8 @@
  * database, with the domains of AGENCY_DOMAINS and the mock LLM provider (offline and deterministic;
  * --live keeps the configured providers). The scenario (scripts/demo/scenario.json, embedded; or --scenario)
  * starts one offer workflow, waits for it, then starts one workflow per lead, and waits until no workflow
- * runs. Then it prints what happened from the store: every workflow with its tasks (agent, outcome, time,
+ * runs; then the clients of the delivered projects answer their surveys (a workflow per survey sent, with
+ * responses from the scenario's pool), and it waits again. Then it prints what happened from the store: every workflow with its tasks (agent, outcome, time,
  * what it returned) and handoffs (accepted or rejected, and why), a summary, and the offer's versions from
  * the offer domain's memory (offer:<slug>:v<N>, written by the offer agents) — the refined offer closes the
  * loop.
@@ -34,6 +35,11 @@ typedef struct scenario_s {
     start_t offer;
     start_t *leads;
     size_t nleads;
+    /* clients answering surveys: every succeeded task of for_type (the survey sent) starts a workflow at
+     * `start` on that task's input with `responses` set from the pool, in turn */
+    char *for_type, *respond_start;
+    char **pool; /* JSON arrays */
+    size_t npool;
 } scenario_t;
 
 /* ---- the scenario ----------------------------------------------------------------------------------------------- */
@@ -77,11 +83,32 @@ static int l_scenario(lua_State *L)
         sc->nleads++;
         lua_pop(L, 1);
     }
+    if (lua_getfield(L, 5, "responses") == LUA_TTABLE) {
+        lua_getfield(L, -1, "for_type");
+        lua_getfield(L, -2, "start");
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING ||
+            lua_getfield(L, -3, "pool") != LUA_TTABLE)
+            return luaL_error(L, "responses: needs for_type, start (strings) and pool (a list of response lists)");
+        sc->for_type = ag_xstrdup(lua_tostring(L, -3));
+        sc->respond_start = ag_xstrdup(lua_tostring(L, -2));
+        size_t np = lua_rawlen(L, -1);
+        sc->pool = ag_xcalloc(np ? np : 1, sizeof(*sc->pool));
+        for (size_t i = 1; i <= np; i++) {
+            lua_rawgeti(L, -1, (lua_Integer)i);
+            sc->pool[sc->npool++] = encode(L, -1);
+            lua_pop(L, 1);
+        }
+    }
     return 0;
 }
 
 static void scenario_free(scenario_t *sc)
 {
+    free(sc->for_type);
+    free(sc->respond_start);
+    for (size_t i = 0; i < sc->npool; i++)
+        free(sc->pool[i]);
+    free(sc->pool);
     free(sc->offer.start);
     free(sc->offer.input);
     for (size_t i = 0; i < sc->nleads; i++) {
@@ -144,6 +171,54 @@ static int wait_workflows(ag_store_t *st, double deadline_s)
         usleep(20000);
     }
     return left < 0 ? -1 : 0;
+}
+
+/* Protected: input (arg 1) with its "responses" set to the pool entry (arg 2), as JSON. */
+static int l_with_responses(lua_State *L)
+{
+    size_t n1, n2;
+    const char *in = luaL_checklstring(L, 1, &n1), *resp = luaL_checklstring(L, 2, &n2);
+    ag_llm_json_decode(L, in, n1);
+    ag_llm_json_decode(L, resp, n2);
+    lua_setfield(L, -2, "responses");
+    ag_llm_json_encode(L, -1);
+    return 1;
+}
+
+/* Starts one workflow per succeeded task of sc->for_type: the clients answer the surveys. */
+static size_t start_responses(ag_rt_t *rt, ag_store_t *st, const scenario_t *sc)
+{
+    if (sc->for_type == NULL || sc->npool == 0)
+        return 0;
+    ag_task_filter_t f = {.state = AG_TASK_SUCCEEDED, .type = sc->for_type};
+    ag_task_t *tasks = NULL;
+    size_t n = 0, started = 0;
+    int64_t next = 0;
+    ag_err_t err;
+    if (st->ops->task_list(st, &f, 0, AG_TASK_LIST_MAX, &tasks, &n, &next, &err) != 0) {
+        fprintf(stderr, "agency demo: %s\n", err.msg);
+        return 0;
+    }
+    lua_State *L = ag_rt_lua(rt);
+    for (size_t k = n, i = 0; k-- > 0; i++) { /* oldest first */
+        lua_pushcfunction(L, l_with_responses);
+        lua_pushstring(L, tasks[k].input ? tasks[k].input : "{}");
+        lua_pushstring(L, sc->pool[i % sc->npool]);
+        if (lua_pcall(L, 2, 1, 0) == LUA_OK) {
+            start_t s = {.start = sc->respond_start, .input = (char *)lua_tostring(L, -1)};
+            char why[1024];
+            if (start_workflow(rt, st, &s, why, sizeof(why)) != 0)
+                started++;
+            else
+                fprintf(stderr, "agency demo: responses for task %lld not started: %s\n", (long long)tasks[k].id,
+                        why);
+        }
+        lua_pop(L, 1);
+    }
+    for (size_t k = 0; k < n; k++)
+        ag_task_clear(&tasks[k]);
+    free(tasks);
+    return started;
 }
 
 /* ---- the report ----------------------------------------------------------------------------------------------- */
@@ -434,6 +509,12 @@ int ag_cmd_demo(const ag_config_t *base, int argc, char **argv)
         fprintf(stderr, "agency demo: workflows still running after %.0f s\n", timeout);
         goto done;
     }
+    size_t answered = start_responses(rt, st, &sc);
+    ag_engine_notify_queued(eng);
+    if (wait_workflows(st, deadline) != 0) {
+        fprintf(stderr, "agency demo: workflows still running after %.0f s\n", timeout);
+        goto done;
+    }
     double t1 = (double)ag_now_ms() / 1000.0;
 
     /* the report, oldest workflow first */
@@ -444,7 +525,8 @@ int ag_cmd_demo(const ag_config_t *base, int argc, char **argv)
         goto done;
     }
     tally_t t = {0};
-    printf("\n== what each agent did (%zu workflows: the offer, then %zu leads) ==\n", nw, started_leads);
+    printf("\n== what each agent did (%zu workflows: the offer, %zu leads, %zu clients answering their survey) ==\n",
+           nw, started_leads, answered);
     for (size_t i = nw; i-- > 0;)
         report_workflow(stdout, st, &ws[i], &t);
     char *first = NULL;

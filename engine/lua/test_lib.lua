@@ -245,9 +245,12 @@ return function(G, prims)
     return out
   end
 
-  local function decision(d)
+  -- the shape of a human's decision (api_task.c): data is the request's, as the human saw it
+  local function decision(d, req)
+    local data = d.data
+    if data == nil and type(req) == "table" then data = req.data end
     return { approved = d.approved, decision = d.approved and "approved" or "rejected", comment = d.comment,
-             decided_by = d.decided_by or "test", decided_at = d.decided_at or time.iso() }
+             decided_by = d.decided_by or "test", decided_at = d.decided_at or time.iso(), data = data }
   end
 
   -- opts.approve: a decision, or function(request) -> decision (or a boolean); task.approve{} returns it
@@ -258,7 +261,7 @@ return function(G, prims)
     if type(a) == "table" then
       if type(a.approved) ~= "boolean" then error(usage, 4) end
       if a.comment ~= nil and type(a.comment) ~= "string" then error(fname .. ": opts.approve.comment must be a string", 4) end
-      return function() return decision(a) end
+      return function(req) return decision(a, req) end
     end
     if type(a) ~= "function" then error(usage, 4) end
     return function(req)
@@ -267,7 +270,7 @@ return function(G, prims)
       if type(d) ~= "table" or type(d.approved) ~= "boolean" then
         error("opts.approve: the function must return {approved = true|false, ...} or a boolean", 0)
       end
-      return decision(d)
+      return decision(d, req)
     end
   end
 

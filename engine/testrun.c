@@ -9,13 +9,15 @@
  * instruction budget, with empty memory (a store that a test wrote to is replaced before the next one), and a
  * failure or an error ends only that test.
  *
- * run_agent/run_task start a run with ag_rt_start (task id 0: nothing is journaled, task.approve{} approves at
- * once) and drive this command's uv loop until it ends. Every llm.chat is answered by the mock provider, whatever
+ * run_agent/run_task start a run with ag_rt_start (task id 0: nothing is journaled; task.approve{} approves at
+ * once, or returns the decision the test gives in opts.approve through rt->test_approve_ref) and drive this
+ * command's uv loop until it ends. Every llm.chat is answered by the mock provider, whatever
  * the script or its domain asks for, or, when the test gives opts.llm.responses, by those answers in order (the
  * replay mode of `agency replay`, fed from the test instead of a journal). run_handoff evaluates one handoff with
  * the engine's own code (ag_rt_handoff_eval).
  *
- * Output: one line per test, "ok   FILE: NAME" or "FAIL FILE:LINE: NAME: MESSAGE", then a summary. Exit status: 0
+ * Output: one line per test, "ok   FILE: NAME" or "FAIL FILE:LINE: NAME: MESSAGE", then a summary ending with the line
+ * "N passed, N failed" (a file that did not run counts as one failure). Exit status: 0
  * when every test passed; 1 when any failed, a file did not run, a file declares no test or no test file was
  * found; 2 on bad usage or an unreadable PATH.
  */
@@ -933,12 +935,13 @@ int ag_cmd_test(const ag_config_t *cfg, int argc, char **argv)
         selected += f.selected;
         bad_files += f.file_error;
     }
-    printf("\n%d passed, %d failed", passed, failed);
+    /* the last line is "N passed, N failed" alone; a file that did not run counts as one failure */
+    printf("\n%zu test file%s, %.2f s", files.n, files.n == 1 ? "" : "s", (double)(ag_now_ms() - t0) / 1000.0);
     if (bad_files > 0)
-        printf(", %d file%s did not run", bad_files, bad_files == 1 ? "" : "s");
-    printf(" (%zu test file%s, %.2f s)\n", files.n, files.n == 1 ? "" : "s", (double)(ag_now_ms() - t0) / 1000.0);
+        printf("; %d did not run (each counts as a failure)", bad_files);
     if (filter != NULL && selected == 0 && bad_files == 0)
-        printf("no test name contains \"%s\"\n", filter);
+        printf("; no test name contains \"%s\"", filter);
+    printf("\n%d passed, %d failed\n", passed, failed + bad_files);
     status = failed == 0 && bad_files == 0 && selected > 0 ? 0 : 1;
 done:
     suite_free(su);

@@ -1,6 +1,7 @@
 """`agency test [PATH]`: the runner of *_test.lua files, on the fixtures under
 tests/scripts/agency_test/domains/shop (agents/ and handoffs/ hold passing tests, failing/ fails on purpose)."""
 
+import json
 import os
 import re
 import shutil
@@ -38,9 +39,12 @@ class AgencyTestCommand(unittest.TestCase):
         return p.returncode, p.stdout.decode(), p.stderr.decode()
 
     def summary(self, out):
-        m = re.search(r"^(\d+) passed, (\d+) failed(?:, (\d+) files? did not run)? \((\d+) test files?", out, re.M)
+        """(tests passed, tests failed, files that did not run, test files) from the closing lines."""
+        m = re.search(r"^(\d+) test files?, [\d.]+ s(?:; (\d+) did not run \(each counts as a failure\))?"
+                      r"(?:; no test name contains .*)?\n(\d+) passed, (\d+) failed\n\Z", out, re.M)
         self.assertIsNotNone(m, out)
-        return tuple(int(x or 0) for x in m.groups())
+        files, bad, passed, failed = (int(x or 0) for x in m.groups())
+        return passed, failed - bad, bad, files
 
     # ---- passing runs ----------------------------------------------------------------------------------------
 
@@ -80,7 +84,7 @@ class AgencyTestCommand(unittest.TestCase):
         self.assertEqual(self.summary(out)[:2], (2, 0))
         rc, out, _ = self.run_test(SHOP + "/agents/quoter_test.lua", "--filter", "no such test name")
         self.assertEqual(rc, 1, out)
-        self.assertIn('no test name contains "no such test name"', out)
+        self.assertIn('; no test name contains "no such test name"\n0 passed, 0 failed\n', out)
 
     # ---- failures --------------------------------------------------------------------------------------------
 
@@ -205,6 +209,58 @@ class AgencyTestCommand(unittest.TestCase):
         rc, out, err = self.run_test(stray)
         self.assertEqual(rc, 1, out + err)
         self.assertIn("cannot tell its domain", out)
+
+    def test_annotations_cover_the_sandbox_api(self):
+        """scripts/lua/agency.d.lua (LuaLS) declares every function the sandbox really has, and loads as Lua."""
+        ann_path = os.path.join(REPO_ROOT, "scripts", "lua", "agency.d.lua")
+        with open(ann_path) as f:
+            ann = f.read()
+        self.assertTrue(ann.startswith("---@meta"))
+        lua = shutil.which("lua5.4")
+        self.assertIsNotNone(lua, "lua5.4 is needed to load the annotation file")
+        p = subprocess.run([lua, "-e", "assert(loadfile(%r))" % ann_path], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        # what the sandbox has, as a test file sees it
+        tmp = tempfile.mkdtemp(prefix="agency-test-probe-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        dom = os.path.join(tmp, "domains", "probe")
+        os.makedirs(os.path.join(dom, "agents"))
+        with open(os.path.join(dom, "config.lua"), "w") as f:
+            f.write("return {}\n")
+        with open(os.path.join(dom, "agents", "probe_test.lua"), "w") as f:
+            f.write('test("probe", function()\n'
+                    '  for _, lib in ipairs({ "json", "log", "time", "memory", "llm", "task", "template" }) do\n'
+                    '    local ks = {}\n'
+                    '    for k in pairs(_ENV[lib]) do if not k:find("^_") then ks[#ks + 1] = k end end\n'
+                    '    print("LIB " .. lib .. " " .. table.concat(ks, " "))\n'
+                    '  end\n'
+                    '  for _, g in ipairs({ "sleep", "print", "test", "eq", "ok", "match", "raises", "run_agent",\n'
+                    '                       "run_task", "run_handoff" }) do\n'
+                    '    print("GLOBAL " .. g .. " " .. type(_ENV[g]))\n'
+                    '  end\n'
+                    'end)\n')
+        rc, out, err = self.run_test("domains", cwd=tmp)
+        self.assertEqual(rc, 0, out + err)
+        libs = re.findall(r"^\s+LIB (\w+) ?(.*)$", out, re.M)
+        self.assertEqual(len(libs), 7, out)
+        for lib, keys in libs:
+            self.assertRegex(ann, r"(?m)^%s = \{\}$" % lib)
+            for key in keys.split():
+                declared = re.search(r"(?m)^function %s\.%s\(" % (lib, key), ann) or \
+                    re.search(r"(?m)^---@field %s " % key, ann)
+                self.assertTrue(declared, "%s.%s is not annotated in agency.d.lua" % (lib, key))
+        globs = re.findall(r"^\s+GLOBAL (\w+) (\w+)$", out, re.M)
+        self.assertEqual(len(globs), 10, out)
+        for name, typ in globs:
+            self.assertEqual(typ, "function", name)
+            self.assertRegex(ann, r"(?m)^function %s\(" % name)
+        # the editor configuration points at it
+        with open(os.path.join(REPO_ROOT, "domains", ".luarc.json")) as f:
+            luarc = json.load(f)
+        self.assertEqual(luarc["runtime"]["version"], "Lua 5.4")
+        for lib_path in luarc["workspace"]["library"]:
+            self.assertTrue(os.path.exists(os.path.join(REPO_ROOT, "domains", lib_path)), lib_path)
 
     def test_help_lists_the_command(self):
         binary = os.path.abspath(os.path.join(REPO_ROOT, agency_bin()))

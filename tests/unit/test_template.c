@@ -264,8 +264,8 @@ static void test_ctx_template_is_template_render(void **state)
 {
     fixture_t *fx = *state;
     add_template(fx, "t", "hi.txt", "hi {{who}}");
-    add_agent(fx, "t", "ctxt", "  return { rawequal(ctx.template, template.render), ctx.template('hi', { who = 'x' }) }",
-              NULL);
+    add_agent(fx, "t", "ctxt",
+              "  return { rawequal(ctx.template, template.render), ctx.template('hi', { who = 'x' }) }", NULL);
     expect_ok(fx, "t.ctxt", NULL, "[true,\"hi x\"]");
 }
 

@@ -19,7 +19,9 @@
 --             with checks still open -> low (QA will fail them).
 --   status    delivered (all milestones done) > blocked > late (open and slipping) > at_risk (a
 --             medium or high risk) > on_track.
--- llm.chat writes the internal summary and the client update (templates/status_report.txt); the
+--   summary   one line: "PRJ-acme-17: delivered, 7/7 milestones done, 0 days slip", or for an open project
+--             "PRJ-acme-17: late, 2/3 milestones done, 2 working days slip, projected end 2026-04-02".
+-- llm.chat writes the internal narrative and the client update (templates/status_report.txt); the
 -- status never depends on it. When every milestone is done, handoffs/delivery_to_qa.lua hands the
 -- deliverables to QA.
 
@@ -242,7 +244,17 @@ local function track(input, today)
     if SEVERITY[a.severity] ~= SEVERITY[b.severity] then return SEVERITY[a.severity] > SEVERITY[b.severity] end
     return order[a] < order[b]
   end)
+  local parts = { string.format("%s: %s, %d/%d milestones done, %s", str(project.id) or str(project.name) or "project",
+    status, done_count, #milestones, carry > 0 and string.format("%d working days slip", carry) or "0 days slip") }
+  if not all_done then parts[#parts + 1] = "projected end " .. project.projected_end end
+  local high = 0
+  for _, r in ipairs(risks) do high = high + (r.severity == "high" and 1 or 0) end
+  if high > 0 then parts[#parts + 1] = string.format("%d high risk%s", high, high == 1 and "" or "s") end
+  if #ignored > 0 then
+    parts[#parts + 1] = string.format("%d update%s ignored", #ignored, #ignored == 1 and "" or "s")
+  end
   return {
+    summary = table.concat(parts, ", "),
     project = project,
     milestones = milestones,
     status = status,
@@ -305,13 +317,11 @@ function agent.run(task, ctx)
     max_tokens = 500,
   })
   if ok2 then
-    r.summary, r.client_update = reply.data.summary, reply.data.client_update
+    r.narrative, r.client_update = reply.data.summary, reply.data.client_update
   elseif type(reply) == "table" and reply.retryable then
     error(reply)
   else
     log.warn("delivery_tracker: no report from the model", type(reply) == "table" and reply.code or tostring(reply))
-    r.summary = string.format("%s: %s, %d of %d milestones done, projected end %s.", tostring(r.project.name),
-      r.status, r.progress.done, r.progress.total, r.projected_end)
   end
 
   if str(r.project.id) then

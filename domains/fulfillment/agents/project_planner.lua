@@ -15,7 +15,9 @@
 --             client_sign_off, documentation, plus its role's (cross_browser_test, proofread, ...).
 --   budget    kickoff 5%, delivery 70% (split evenly over the deliverables), QA 10%, handover 5%,
 --             contingency 10% (config.lua budget_split); in cents, the rounding goes to contingency.
--- llm.chat writes the plan summary and the main risks (templates/project_plan.txt).
+--   summary   one line: "PRJ-acme-2: 7 milestones 2026-03-11 to 2026-05-08, budget 8000 USD" (the project id,
+--             as in the tracking and QA summaries; the end date is the handover's).
+-- llm.chat writes the plan's narrative and the main risks (templates/project_plan.txt).
 
 local DEFAULTS = {                        -- = config.lua
   day_rate = 1000,
@@ -209,7 +211,10 @@ local function plan(input, cfg)
     offer = { name = str(deal.offer), slug = str(deal.offer_slug), version = math.tointeger(deal.offer_version),
               tier = str(deal.tier) }
   end
+  local currency = str(deal.currency) or "USD"
   return {
+    summary = string.format("%s: %d milestones %s to %s, budget %s %s", id, #milestones, start, handover.due,
+      money(deal.value), currency),
     project = {
       id = id,
       name = deal.client .. ": " .. (str(deal.offer) or "project") .. (str(deal.tier) and (" (" .. deal.tier .. ")") or ""),
@@ -294,13 +299,11 @@ function agent.run(task, ctx)
     max_tokens = 700,
   })
   if ok2 then
-    p.summary, p.risks = reply.data.summary, reply.data.risks
+    p.narrative, p.risks = reply.data.summary, reply.data.risks
   elseif type(reply) == "table" and reply.retryable then
     error(reply) -- transient: the queue retries
   else
-    log.warn("project_planner: no summary from the model", type(reply) == "table" and reply.code or tostring(reply))
-    p.summary = string.format("%s: %d milestones from %s to %s.", p.project.name, #p.milestones,
-      p.project.start_date, p.project.end_date)
+    log.warn("project_planner: no narrative from the model", type(reply) == "table" and reply.code or tostring(reply))
   end
 
   memory.set("project:" .. p.project.id, { status = "planned", client = p.project.client, start_date = p.project.start_date,

@@ -8,8 +8,10 @@
 -- deliverable's own checks_required. missing = required - done, standard ones first.
 -- passed = every deliverable passed. Passed -> project.status = "completed" and completed_at
 -- (input.as_of, else now); failed -> project.status = "in_qa" and the missing items, and no handoff.
--- llm.chat writes the QA note and recommendations (templates/qa_review.txt); the verdict never
--- depends on it.
+-- summary: one line, "PRJ-acme-17: QA passed, 5 deliverables, completed 2026-05-08" or
+-- "PRJ-acme-17: QA failed: 3 items missing (Website redesign)".
+-- llm.chat writes the QA note (narrative) and recommendations (templates/qa_review.txt); the verdict
+-- never depends on it.
 
 local STANDARD_CHECKS = { "acceptance_criteria", "peer_review", "client_sign_off", "documentation" }
 
@@ -59,14 +61,24 @@ local function review(input, now)
     missing_total = missing_total + (r.missing and #r.missing or 0)
   end
   local project = copy(input.project)
+  local label = str(project.id) or str(project.name) or "project"
+  local summary
   if passed then
     project.status = "completed"
     project.completed_at = str(input.as_of) or now
+    summary = string.format("%s: QA passed, %d deliverable%s, completed %s", label, #results,
+      #results == 1 and "" or "s", tostring(project.completed_at):sub(1, 10))
   else
     project.status = "in_qa"
+    local failing = {}
+    for _, r in ipairs(results) do
+      if not r.passed then failing[#failing + 1] = tostring(r.name) end
+    end
+    summary = string.format("%s: QA failed: %d item%s missing (%s)", label, missing_total,
+      missing_total == 1 and "" or "s", table.concat(failing, ", "))
   end
-  return { passed = passed, verdict = passed and "pass" or "fail", project = project, deliverables = results,
-           missing_total = missing_total, on_time = input.on_time, slip_days = input.slip_days }
+  return { summary = summary, passed = passed, verdict = passed and "pass" or "fail", project = project,
+           deliverables = results, missing_total = missing_total, on_time = input.on_time, slip_days = input.slip_days }
 end
 
 local NOTE_SCHEMA = {
@@ -109,12 +121,11 @@ function agent.run(task, ctx)
     max_tokens = 400,
   })
   if ok then
-    r.summary, r.recommendations = reply.data.summary, reply.data.recommendations
+    r.narrative, r.recommendations = reply.data.summary, reply.data.recommendations
   elseif type(reply) == "table" and reply.retryable then
     error(reply)
   else
     log.warn("qa_reviewer: no note from the model", type(reply) == "table" and reply.code or tostring(reply))
-    r.summary = string.format("QA %s: %d items missing.", r.verdict, r.missing_total)
   end
 
   if str(r.project.id) then

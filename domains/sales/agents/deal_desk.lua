@@ -13,8 +13,9 @@
 --   rejected at approval -> closed_lost; pending approval -> stays at proposal;
 --   ready/approved and within the budget -> closed_won (signed on as_of, default today);
 --   over the budget -> closed_lost; budget unknown -> negotiation (open: staff post the outcome).
--- llm.chat writes the summary and next steps (templates/deal_summary.txt); when the model is
--- unavailable for good (budget, bad key) a plain summary is used, the stage does not depend on it.
+-- summary: one line of rules ("D-acme-2: proposal -> closed_won, 8000 USD signed 2026-03-10").
+-- llm.chat writes the narrative and next steps (templates/deal_summary.txt); when the model is
+-- unavailable for good (budget, bad key) they are left out, the stage does not depend on them.
 -- Handoffs: closed_won -> fulfillment.plan_project, closed_lost -> marketing.nurture_lead.
 
 local RANK = { qualified = 1, proposal = 2, negotiation = 3, closed_won = 4, closed_lost = 4 }
@@ -98,7 +99,29 @@ local function updates_from_proposal(deal, proposal, as_of)
   return ups, "the budget is unknown: negotiation until staff post the outcome"
 end
 
--- Pure: the whole decision. input = the task input; returns the result without the words.
+-- Pure: the result's one-line summary (rules only), e.g. "D-acme-2: proposal -> closed_won, 8000 USD signed
+-- 2026-03-10" or "D-acme-2: proposal -> closed_lost: price 15000 above the budget 10000".
+local function one_line(r)
+  local deal = r.deal
+  local value = deal.value and (money(deal.value) .. " " .. deal.currency) or "value unknown"
+  local line
+  if r.stage == r.from_stage and not r.history then
+    line = string.format("%s: stays %s (%s)", deal.id, r.stage, r.reason or "no change")
+  elseif r.stage == "closed_won" then
+    line = string.format("%s: %s -> closed_won, %s signed %s", deal.id, r.from_stage, value, tostring(deal.signed_on))
+  elseif r.stage == "closed_lost" then
+    line = string.format("%s: %s -> closed_lost: %s", deal.id, r.from_stage, tostring(deal.lost_reason))
+  else
+    line = string.format("%s: %s -> %s, %s open (%s)", deal.id, r.from_stage, r.stage, value, r.reason or "stage updates")
+  end
+  local refused = r.rejected_updates and #r.rejected_updates or 0
+  if refused > 0 then
+    line = line .. string.format("; %d update%s refused", refused, refused == 1 and "" or "s")
+  end
+  return line
+end
+
+-- Pure: the whole decision. input = the task input; returns the result (with its summary) without the words.
 local function decide(input, as_of)
   local d = input.deal
   local deal = {
@@ -129,7 +152,7 @@ local function decide(input, as_of)
       rejected[#rejected + 1] = { index = i - 1, stage = u.stage, reason = reason }
     end
   end
-  return {
+  local r = {
     deal = deal,
     stage = deal.stage,
     from_stage = from,
@@ -139,6 +162,8 @@ local function decide(input, as_of)
     history = #history > 0 and history or nil,
     rejected_updates = #rejected > 0 and rejected or nil,
   }
+  r.summary = one_line(r)
+  return r
 end
 
 local SUMMARY_SCHEMA = {
@@ -187,12 +212,11 @@ function agent.run(task, ctx)
     max_tokens = 400,
   })
   if ok then
-    r.summary, r.next_steps = reply.data.summary, reply.data.next_steps
+    r.narrative, r.next_steps = reply.data.summary, reply.data.next_steps
   elseif type(reply) == "table" and reply.retryable then
     error(reply) -- a transient failure: let the queue retry the task
   else
-    log.warn("deal_desk: no summary from the model", type(reply) == "table" and reply.code or tostring(reply))
-    r.summary = string.format("%s: %s -> %s (%s).", deal.client, r.from_stage, r.stage, r.reason or "stage updates")
+    log.warn("deal_desk: no narrative from the model", type(reply) == "table" and reply.code or tostring(reply))
   end
 
   memory.set("deal:" .. deal.contact_email:lower(), { id = deal.id, stage = deal.stage, value = deal.value,

@@ -21,7 +21,9 @@ test("an accepted proposal within the budget closes won", function()
   eq(r.deal.value, 15000)
   eq(r.deal.id, "D-acme-12")
   eq(r.history, { { from = "proposal", to = "closed_won", on = "2026-03-04" } })
-  ok(type(r.summary) == "string" and #r.summary > 0, "a summary")
+  eq(r.summary, "D-acme-12: proposal -> closed_won, 15000 USD signed 2026-03-04")
+  ok(type(r.narrative) == "string" and #r.narrative > 0, "the model's narrative")
+  ok(#r.next_steps >= 1, "next steps")
 end)
 
 test("a proposal rejected at approval closes lost, with the comment", function()
@@ -30,6 +32,7 @@ test("a proposal rejected at approval closes lost, with the comment", function()
   eq(r.stage, "closed_lost")
   eq(r.deal.lost_reason, "proposal rejected at internal approval: margin too thin")
   eq(r.deal.lost_on, "2026-03-04")
+  eq(r.summary, "D-acme-12: proposal -> closed_lost: proposal rejected at internal approval: margin too thin")
 end)
 
 test("over the budget closes lost; budget unknown goes to negotiation", function()
@@ -37,10 +40,13 @@ test("over the budget closes lost; budget unknown goes to negotiation", function
     proposal = { id = "P-acme-12", status = "ready", value = 15000 } })
   eq(over.stage, "closed_lost")
   match(over.deal.lost_reason, "above the budget")
+  eq(over.summary, "D-acme-12: proposal -> closed_lost: price 15000 above the budget 10000")
   local unknown = run_agent("deal_desk", { deal = deal({}, { "budget" }), as_of = "2026-03-04",
     proposal = { id = "P-acme-12", status = "ready", value = 15000 } })
   eq(unknown.stage, "negotiation")
   eq(unknown.status, "open")
+  eq(unknown.summary, "D-acme-12: proposal -> negotiation, 15000 USD open "
+    .. "(the budget is unknown: negotiation until staff post the outcome)")
 end)
 
 test("updates: no going back, closed_won needs signed_on", function()
@@ -60,6 +66,7 @@ test("updates: no going back, closed_won needs signed_on", function()
     { index = 2, stage = "closed_won", reason = "closed_won needs signed_on" },
     { index = 4, stage = "closed_lost", reason = "the deal is already closed_won" },
   })
+  eq(r.summary, "D-acme-12: proposal -> closed_won, 14000 USD signed 2026-03-05; 3 updates refused")
 end)
 
 test("closed_lost needs a reason; closed_won not straight from qualified", function()
@@ -78,4 +85,5 @@ test("no updates and no proposal: nothing changes", function()
   eq(r.stage, "qualified")
   eq(r.status, "open")
   eq(r.decided_by, "none")
+  eq(r.summary, "D-acme: stays qualified (no updates and no proposal: nothing to decide)")
 end)

@@ -12,6 +12,8 @@
 --           waits for a human; approved -> status "approved", rejected -> status "rejected" (the
 --           proposal is returned, marked rejected, with the reviewer's comment). Within the threshold
 --           -> status "ready". Outside a task (agency run) the engine auto-approves (approval.auto).
+-- summary (the result's): one line of rules, "P-acme-2: Growth tier at 8000 USD (fits the 9000 budget),
+-- ready" (the id names the client); the proposal's own summary (proposal.summary) is the model's.
 -- llm.chat writes the words (title, summary, sections) from templates/proposal.txt; the model may
 -- look the contact up with crm_lookup. Everything before task.approve is deterministic (the llm.chat
 -- answer is replayed from the journal when the task runs again after the decision); memory is
@@ -181,6 +183,36 @@ local function bullets(list)
   return "- " .. table.concat(list, "\n- ")
 end
 
+-- Pure: the result's one-line summary (rules only; the model's words are in proposal.summary/sections), e.g.
+-- "P-acme-2: Growth tier at 8000 USD (fits the 9000 budget), ready". The id is made of the client's name.
+local function one_line(id, tier, pricing, budget, currency, status, approval)
+  local price = string.format("%s tier at %s %s", tier.name, money(pricing.price), currency)
+  local notes = {}
+  if pricing.discount_pct > 0 then
+    notes[#notes + 1] = string.format("%d%% off %s", pricing.discount_pct, money(tier.price))
+  end
+  if budget == nil then
+    notes[#notes + 1] = "budget unknown"
+  elseif pricing.fits_budget then
+    notes[#notes + 1] = "fits the " .. money(budget) .. " budget"
+  else
+    notes[#notes + 1] = "over the " .. money(budget) .. " budget"
+  end
+  local state = status
+  if approval.required then
+    local by = str(approval.decided_by) and (" by " .. approval.decided_by) or ""
+    local over = string.format(" (over the %s threshold)", money(approval.threshold))
+    if approval.auto then
+      state = "auto-approved" .. over
+    elseif status == "approved" then
+      state = "approved" .. by .. over
+    else
+      state = "rejected at approval" .. by .. over .. (str(approval.comment) and (": " .. approval.comment) or "")
+    end
+  end
+  return string.format("%s: %s (%s), %s", id, price, table.concat(notes, ", "), state)
+end
+
 local PROPOSAL_SCHEMA = {
   type = "object",
   required = { "title", "summary", "sections" },
@@ -286,6 +318,7 @@ function agent.run(task, ctx)
                                      status = status, at = time.now() })
   log.info("proposal", id, lead.company, tier.name, pricing.price, status)
   return {
+    summary = one_line(id, tier, pricing, budget, currency, status, approval),
     proposal = {
       id = id,
       status = status,

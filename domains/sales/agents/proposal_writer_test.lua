@@ -35,6 +35,7 @@ test("the largest tier within the budget, at list price", function()
   ok(type(p.summary) == "string" and #p.summary > 0, "a summary")
   ok(#p.sections >= 1, "sections")
   match(p.id, "^P%-acme%-")
+  eq(r.summary, p.id .. ": Growth tier at 8000 USD (fits the 9000 budget), ready")
 end)
 
 test("a hot lead gets up to 10% off to fit a bigger tier", function()
@@ -43,6 +44,7 @@ test("a hot lead gets up to 10% off to fit a bigger tier", function()
   eq(r.proposal.discount_pct, 7)           -- 15000 -> 13950, the smallest whole % that fits
   eq(r.proposal.value, 13950)
   eq(r.proposal.fits_budget, true)
+  match(r.summary, ": Scale tier at 13950 USD %(7%% off 15000, fits the 14000 budget%), ready$")
 end)
 
 test("a warm lead gets at most 5%: the tier below instead", function()
@@ -57,6 +59,7 @@ test("no tier fits: the entry tier at list price, marked over budget", function(
   eq(r.proposal.tier, "Starter")
   eq(r.proposal.value, 4400)
   eq(r.proposal.fits_budget, false)
+  match(r.summary, ": Starter tier at 4400 USD %(over the 2000 budget%), ready$")
 end)
 
 test("budget unknown: the entry tier", function()
@@ -64,6 +67,7 @@ test("budget unknown: the entry tier", function()
   eq(r.proposal.tier, "Starter")
   eq(r.proposal.fits_budget, nil)
   match(r.reasons[2], "budget unknown")
+  match(r.summary, ": Starter tier at 4400 USD %(budget unknown%), ready$")
 end)
 
 test("no offer given: the default catalogue", function()
@@ -75,22 +79,25 @@ end)
 
 test("above the approval threshold: asks a human, approved", function()
   local r = run_agent("proposal_writer", { lead = lead({ budget = 60000 }) },
-    { approve = { approved = true, comment = "go", decided_at = "2026-03-01T10:00:00Z" } })
+    { approve = { approved = true, comment = "go", decided_by = "lea", decided_at = "2026-03-01T10:00:00Z" } })
   eq(r.proposal.value, 40000)
   eq(r.proposal.approval.required, true)
   eq(r.proposal.approval.threshold, 25000)
   eq(r.proposal.approval.approved, true)
   eq(r.proposal.status, "approved")
+  match(r.summary, ": Scale tier at 40000 USD %(fits the 60000 budget%), approved by lea %(over the 25000 threshold%)$")
 end)
 
 test("above the approval threshold: rejected -> the proposal is marked rejected", function()
   local r = run_agent("proposal_writer", { lead = lead({ budget = 60000 }) },
-    { approve = { approved = false, comment = "margin too thin", decided_at = "2026-03-01T10:00:00Z" } })
+    { approve = { approved = false, comment = "margin too thin", decided_by = "lea",
+                  decided_at = "2026-03-01T10:00:00Z" } })
   eq(r.proposal.status, "rejected")
   eq(r.proposal.approval.approved, false)
   eq(r.proposal.approval.comment, "margin too thin")
   eq(r.proposal.tier, "Scale")              -- the proposal is still returned, whole
   match(r.reasons[#r.reasons], "rejected")
+  match(r.summary, ", rejected at approval by lea %(over the 25000 threshold%): margin too thin$")
 end)
 
 test("a lead without company fails clearly", function()

@@ -7,6 +7,7 @@
 --         timeline   <=30 days 20, <=90 12, <=180 6, longer 2
 -- A missing (or null) field scores 0. score = sum (0..100);
 -- qualified = score >= 60; tier = hot (>=80) / warm (>=60) / cold.
+-- summary: one line, e.g. "Acme: BANT 95, hot, qualified" / "Tiny: BANT 15, cold, under 60, not qualified".
 
 local QUALIFIED_AT, HOT_AT = 60, 80
 
@@ -73,7 +74,11 @@ local function score_lead(lead)
   local t, rt = score_timeline(lead.timeline_days)
   local score = b + a + n + t
   local tier = (score >= HOT_AT and "hot") or (score >= QUALIFIED_AT and "warm") or "cold"
+  local who = (type(lead.company) == "string" and lead.company ~= "" and lead.company)
+    or (type(lead.email) == "string" and lead.email ~= "" and lead.email) or "lead"
   return {
+    summary = string.format("%s: BANT %d, %s, %s", who, score, tier,
+      score >= QUALIFIED_AT and "qualified" or string.format("under %d, not qualified", QUALIFIED_AT)),
     qualified = score >= QUALIFIED_AT,
     score = score,
     tier = tier,

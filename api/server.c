@@ -50,6 +50,7 @@ static const route_t routes[] = {
     {"POST", "/api/v1/workflows/", "/cancel", ag_api_workflows_cancel, "tasks:write", 0,
      "/api/v1/workflows/{id}/cancel"},
     {"GET", "/api/v1/handoffs", NULL, ag_api_handoffs_list, "tasks:read", 0, "/api/v1/handoffs"},
+    {"GET", "/api/v1/memory", NULL, ag_api_memory_list, "tasks:read", 0, "/api/v1/memory"},
     {"GET", "/api/v1/events", NULL, ag_api_events, "tasks:read", 0, "/api/v1/events"},
     {"POST", "/api/v1/tasks/", "/retry", ag_api_tasks_retry, "tasks:write", 0, "/api/v1/tasks/{id}/retry"},
     {"GET", "/api/v1/scripts", NULL, ag_api_scripts_list, "agents:read", 0, "/api/v1/scripts"},

@@ -326,6 +326,10 @@ typedef struct ag_store_ops_s {
     int (*kv_incr)(ag_store_t *s, const char *domain, const char *key, int64_t by, int64_t ttl_ms, int64_t *out,
                    ag_err_t *err);
     int (*kv_del)(ag_store_t *s, const char *domain, const char *key, ag_err_t *err);
+    /* A domain's live keys that start with prefix ("" = all), in key order after after_key (NULL: from the
+     * start), at most limit: keys[i] and values[i] (JSON) malloc'd, in new arrays (free each, then the arrays). */
+    int (*kv_list)(ag_store_t *s, const char *domain, const char *prefix, const char *after_key, int limit,
+                   char ***keys, char ***values, int64_t **updated_at, size_t *n, ag_err_t *err);
 
     /* Records a script version (content hash) once. */
     int (*script_version_put)(ag_store_t *s, const char *hash, const char *path, const char *source,

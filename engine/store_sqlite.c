@@ -1282,6 +1282,7 @@ static const ag_store_ops_t sqlite_ops = {
     .kv_get = sq_kv_get,
     .kv_set = sq_kv_set_locked,
     .kv_del = sq_kv_del_locked,
+    .kv_list = ag__sq_kv_list,
     .kv_incr = ag__sq_kv_incr, /* store_sqlite_kv.c */
     .script_version_put = sq_script_version_put_locked,
     .agent_create = sq_agent_create_locked,

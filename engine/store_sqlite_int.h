@@ -13,10 +13,10 @@
 /* The connection of a SQLite store (borrowed). */
 sqlite3 *ag__sqlite_db(ag_store_t *s);
 /* Prepared statements of the store_sqlite_*.c files, cached per connection: slot ranges per file
- * (flow: 0-31, llm: 32-47). Returns the statement reset with its bindings cleared, or NULL when it
+ * (flow: 0-31, llm: 32-39, kv: 40-47). Returns the statement reset with its bindings cleared, or NULL when it
  * cannot be prepared (sqlite3_errmsg(ag__sqlite_db(s)) says why). sql must be the same for a slot. */
 #define AG_SQ_EXT_SLOTS 48
-enum { AG_SQ_SLOT_FLOW = 0, AG_SQ_SLOT_LLM = 32 };
+enum { AG_SQ_SLOT_FLOW = 0, AG_SQ_SLOT_LLM = 32, AG_SQ_SLOT_KV = 40 };
 sqlite3_stmt *ag__sqlite_stmt(ag_store_t *s, int slot, const char *sql);
 
 /* The mutex every write transaction of this process holds (store_sqlite.c, write_mu). */
@@ -71,6 +71,9 @@ static inline int sq_finish(sqlite3 *db, int rc, ag_err_t *err)
     ag__sqlite_write_unlock();
     return rc;
 }
+
+int ag__sq_kv_list(ag_store_t *s, const char *domain, const char *prefix, const char *after_key, int limit,
+                   char ***keys, char ***values, int64_t **updated_at, size_t *n, ag_err_t *err);
 
 /* store_sqlite_flow.c: workflows, handoffs and approvals. ag__sq_apply_flow runs inside sync's transaction,
  * after the outcome o changed the task row: it records handoffs (and their target tasks), approvals, and

@@ -168,3 +168,49 @@ void ag__sq_kv_purge_due(ag_store_t *s, int64_t now)
     ag_err_t err;
     (void)ag__sq_kv_purge(s, now, PURGE_BATCH, NULL, &err);
 }
+
+int ag__sq_kv_list(ag_store_t *s, const char *domain, const char *prefix, const char *after_key, int limit,
+                   char ***keys, char ***values, int64_t **updated_at, size_t *n, ag_err_t *err)
+{
+    *keys = *values = NULL;
+    *updated_at = NULL;
+    *n = 0;
+    /* substr() compares the prefix exactly: LIKE would treat % and _ in it as wildcards */
+    sqlite3_stmt *st = ag__sqlite_stmt(s, AG_SQ_SLOT_KV, "SELECT key, value, updated_at FROM kv WHERE domain = ?1 AND "
+                                       "substr(key, 1, length(?2)) = ?2 AND key > ?3 AND (expires_at IS NULL OR "
+                                       "expires_at > ?4) ORDER BY key LIMIT ?5");
+    if (st == NULL)
+        return sq_db_error(ag__sqlite_db(s), err, "prepare kv list");
+    sq_bind_text(st, 1, domain);
+    sq_bind_text(st, 2, prefix ? prefix : "");
+    sq_bind_text(st, 3, after_key ? after_key : "");
+    sqlite3_bind_int64(st, 4, ag_now_ms());
+    sqlite3_bind_int(st, 5, limit);
+    size_t cap = limit > 0 ? (size_t)limit : 1;
+    char **k = ag_xcalloc(cap, sizeof(*k)), **v = ag_xcalloc(cap, sizeof(*v));
+    int64_t *u = ag_xcalloc(cap, sizeof(*u));
+    size_t i = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && i < cap) {
+        k[i] = sq_col_str(st, 0);
+        v[i] = sq_col_str(st, 1);
+        u[i] = sqlite3_column_int64(st, 2);
+        i++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        for (size_t j = 0; j < i; j++) {
+            free(k[j]);
+            free(v[j]);
+        }
+        free(k);
+        free(v);
+        free(u);
+        return sq_db_error(ag__sqlite_db(s), err, "kv list");
+    }
+    *keys = k;
+    *values = v;
+    *updated_at = u;
+    *n = i;
+    return 0;
+}

@@ -203,6 +203,18 @@ def sched(p):  # summed over threads: ns on a CPU, ns runnable but waiting for o
         except (OSError, IndexError, ValueError):
             pass
     return run, wait
+def netstat():  # system-wide TCP counters (a short window on loopback: mostly this benchmark's traffic)
+    out = {}
+    for path in ("/proc/net/netstat", "/proc/net/snmp"):
+        try:
+            lines = open(path).read().splitlines()
+        except OSError:
+            continue
+        for names, values in zip(lines[0::2], lines[1::2]):
+            prefix, names = names.split(":", 1)
+            for k, v in zip(names.split(), values.split(":", 1)[1].split()):
+                out[prefix + k] = int(v)
+    return out
 def kb(p, key):
     for line in open("/proc/%s/status" % p):
         if line.startswith(key + ":"):
@@ -212,7 +224,7 @@ if release_ms > 0:
     wake = release_ms / 1000.0 - 0.3
     while time.time() < wake:
         time.sleep(min(0.05, max(0.0, wake - time.time())))
-c0, f0, t0, rss0, s0, fs0 = cpu(pid), cpu(fake), threads(pid), kb(pid, "VmRSS"), sched(pid), sched(fake)
+c0, f0, t0, rss0, s0, fs0, n0 = cpu(pid), cpu(fake), threads(pid), kb(pid, "VmRSS"), sched(pid), sched(fake), netstat()
 con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
 open(ready, "w").close()
 q = ("SELECT (SELECT count(*) FROM tasks WHERE state IN ('queued','failed')) + "
@@ -236,7 +248,7 @@ while True:
         break
     time.sleep(0.01)
 t_done = time.time()
-c1, f1, t1, s1, fs1 = cpu(pid), cpu(fake), threads(pid), sched(pid), sched(fake)
+c1, f1, t1, s1, fs1, n1 = cpu(pid), cpu(fake), threads(pid), sched(pid), sched(fake), netstat()
 print("poll_left %d" % left)
 print("poll_count %d" % polls)
 print("poll_done_ms %.0f" % (t_done * 1000))
@@ -246,6 +258,9 @@ print("fake_cpu_ms %.0f" % (f1 - f0))
 print("engine_sched_run_ms %.0f" % ((s1[0] - s0[0]) / 1e6))
 print("engine_sched_wait_ms %.0f" % ((s1[1] - s0[1]) / 1e6))
 print("fake_sched_wait_ms %.0f" % ((fs1[1] - fs0[1]) / 1e6))
+for k, name in (("TcpExtListenOverflows", "listen_overflows"), ("TcpExtListenDrops", "listen_drops"),
+                ("TcpRetransSegs", "tcp_retrans_segs"), ("TcpActiveOpens", "tcp_active_opens")):
+    print("net_%s %d" % (name, n1.get(k, 0) - n0.get(k, 0)))
 print("engine_threads_cpu_ms %s" % " ".join("%s:%.0f" % (t, t1[t] - t0.get(t, 0)) for t in t1))
 EOF
 
@@ -515,6 +530,7 @@ printf '%-44s %14s %14s %12s  %s\n' "fake provider CPU per call (node)" "$(calc 
 if [ -n "$CALIB" ]; then
   printf '%-44s %14s %14s %12s  %s\n' "machine: bare SQLite claim+complete/s" "$CALIB" "" "~250000" "(issue 1's reference machine; lower = slower machine)"
 fi
+printf '%-44s %14s %14s %12s  %s\n' "TCP connects / listen overflows / retransmits" "$(L net_tcp_active_opens) / $(L net_listen_overflows) / $(L net_tcp_retrans_segs)" "" "- / 0 / 0" "$( [ "$(L net_listen_overflows)" -gt 0 ] && echo "SYNs dropped: some connects waited >= 1 s" || true)"
 BWAIT="$(B engine_sched_wait_ms)"; [ -n "$BWAIT" ] && BWAIT="$BWAIT ms" || BWAIT="-"
 STARVED="$(calc "print ($(L engine_sched_wait_ms) > 0.25 * $WALL * 1000) ? \"CPU-starved: wall time inflated\" : \"\"")"
 printf '%-44s %14s %14s %12s  %s\n' "engine time runnable but waiting for a CPU" "$(L engine_sched_wait_ms) ms" "$BWAIT" "~0 ms" "$STARVED"

@@ -74,12 +74,23 @@ class AgencyLoopTest(EngineTestCase):
         self.assertGreater(len(v2["refined_from"]["insights"]), 0, v2["refined_from"])
         to_offer = [h for h in fb_wf["handoffs"] if h["to_type"] == "offer.refine_offer"]
         self.assertEqual([h["status"] for h in to_offer], ["accepted"])
-        # the versions are in the offer domain's memory
-        with sqlite3.connect(eng.db_path, timeout=10) as db:
-            keys = {k: v for k, v in db.execute("SELECT key, value FROM kv WHERE domain = 'offer'")}
-        self.assertEqual(json.loads(keys["offer:%s:latest" % slug]), 2)
-        self.assertEqual(json.loads(keys["offer:%s:v1" % slug])["version"], 1)
-        self.assertEqual(json.loads(keys["offer:%s:v2" % slug])["refined_from"]["version"], 1)
+        # the offer's versions can be listed: the offer domain's memory, over HTTP, one page at a time
+        prefix = "offer:%s:v" % slug
+        st, _, page = eng.request("GET", "/api/v1/memory?domain=offer&prefix=%s&limit=1" % prefix)
+        self.assertEqual(st, 200, page)
+        self.assertEqual([i["key"] for i in page["items"]], [prefix + "1"])
+        self.assertEqual(page["items"][0]["value"]["version"], 1)
+        st, _, page2 = eng.request("GET", "/api/v1/memory?domain=offer&prefix=%s&limit=1&cursor=%s"
+                                   % (prefix, page["next_cursor"]))
+        self.assertEqual(st, 200, page2)
+        self.assertEqual([i["key"] for i in page2["items"]], [prefix + "2"])
+        self.assertEqual(page2["items"][0]["value"]["refined_from"]["version"], 1)
+        self.assertIsNone(page2["next_cursor"])
+        st, _, latest = eng.request("GET", "/api/v1/memory?domain=offer&prefix=offer:%s:latest" % slug)
+        self.assertEqual([i["value"] for i in latest["items"]], [2])
+        for bad in ("/api/v1/memory", "/api/v1/memory?domain=offer&cursor=zzz", "/api/v1/memory?domain=offer&limit=0"):
+            st, _, b = eng.request("GET", bad)
+            self.assertEqual(st, 400, (bad, b))
 
     def test_1000_leads_through_marketing_to_sales_each_handed_off_once(self):
         eng = self.engine(start=False, threads=2)

@@ -262,6 +262,33 @@ class AgencyTestCommand(unittest.TestCase):
         for lib_path in luarc["workspace"]["library"]:
             self.assertTrue(os.path.exists(os.path.join(REPO_ROOT, "domains", lib_path)), lib_path)
 
+    def test_the_examples_in_the_scripting_guide_pass(self):
+        """docs/scripting.md: each ```lua block after <!-- example-test: DOMAIN_DIR --> runs as a test file of that
+        domain (in a copy of its domains root) and passes; <!-- example-compiles --> blocks load as Lua."""
+        with open(os.path.join(REPO_ROOT, "docs", "scripting.md")) as f:
+            doc = f.read()
+        tests = re.findall(r"<!-- example-test: (\S+) -->\n```lua\n(.*?)```", doc, re.S)
+        compiles = re.findall(r"<!-- example-compiles -->\n```lua\n(.*?)```", doc, re.S)
+        self.assertGreaterEqual(len(tests), 3)
+        self.assertGreaterEqual(len(compiles), 2)
+        tmp = tempfile.mkdtemp(prefix="agency-test-doc-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        for i, (domain_dir, code) in enumerate(tests):
+            root = os.path.join(tmp, str(i), "domains")
+            shutil.copytree(os.path.join(REPO_ROOT, os.path.dirname(domain_dir)), root,
+                            ignore=shutil.ignore_patterns("*_test.lua"))
+            path = os.path.join(root, os.path.basename(domain_dir), "agents", "doc_example_test.lua")
+            with open(path, "w") as f:
+                f.write(code)
+            rc, out, err = self.run_test(path)
+            self.assertEqual(rc, 0, "example %d (%s):\n%s\n%s%s" % (i, domain_dir, code, out, err))
+            self.assertEqual(self.summary(out)[:2], (len(re.findall(r"(?m)^test\(", code)), 0), out)
+        lua = shutil.which("lua5.4")
+        for code in compiles:
+            p = subprocess.run([lua, "-e", "assert(load(io.read('a'), '=example'))"], input=code.encode(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.assertEqual(p.returncode, 0, code + p.stderr.decode())
+
     def test_help_lists_the_command(self):
         binary = os.path.abspath(os.path.join(REPO_ROOT, agency_bin()))
         out = subprocess.run([binary, "--help"], stdout=subprocess.PIPE, check=True).stdout.decode()

@@ -481,95 +481,99 @@ static void mix(uint64_t *h, const void *p, size_t n)
     }
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static void hash_value(lua_State *L, int idx, uint64_t *h, int depth)
+/* The hash of the value at idx. A table's pairs are hashed one by one and summed, so the result does not
+ * depend on the order lua_next visits them (it differs between states and runs) and nothing is allocated. */
+static uint64_t hash_value(lua_State *L, int idx, int depth)
 {
     idx = lua_absindex(L, idx);
+    uint64_t h = 0xcbf29ce484222325ULL;
     int t = lua_type(L, idx);
     char tag = (char)('0' + t);
-    mix(h, &tag, 1);
+    mix(&h, &tag, 1);
     switch (t) {
     case LUA_TBOOLEAN: {
         char b = (char)lua_toboolean(L, idx);
-        mix(h, &b, 1);
+        mix(&h, &b, 1);
         break;
     }
     case LUA_TNUMBER: {
         char num[64];
         int n = lua_isinteger(L, idx) ? snprintf(num, sizeof(num), "%lld", (long long)lua_tointeger(L, idx))
                                       : snprintf(num, sizeof(num), "%.17g", lua_tonumber(L, idx));
-        mix(h, num, (size_t)n);
+        mix(&h, num, (size_t)n);
         break;
     }
     case LUA_TSTRING: {
         size_t n;
-        const char *s = lua_tolstring(L, idx, &n);
-        mix(h, &n, sizeof(n));
-        mix(h, s, n);
+        const char *str = lua_tolstring(L, idx, &n);
+        mix(&h, &n, sizeof(n));
+        mix(&h, str, n);
         break;
     }
     case LUA_TTABLE: {
         if (depth > 64)
             break;
-        /* keys as strings, sorted: the table's iteration order differs between states and runs */
-        size_t n = 0, cap = 16;
-        const char **keys;
-        lua_createtable(L, 0, 0); /* key string -> original key; anchors the strings */
-        int map = lua_gettop(L);
+        uint64_t sum = 0, count = 0;
         lua_pushnil(L);
         while (lua_next(L, idx) != 0) {
-            lua_pop(L, 1);
-            int kt = lua_type(L, -1);
-            if (kt == LUA_TSTRING || kt == LUA_TNUMBER) {
-                lua_pushvalue(L, -1);
-                luaL_tolstring(L, -1, NULL);
-                lua_insert(L, -2);
-                lua_rawset(L, map);
+            uint64_t ph = 0xcbf29ce484222325ULL;
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                size_t kl;
+                const char *k = lua_tolstring(L, -2, &kl); /* a string key: no conversion in place */
+                mix(&ph, k, kl);
+            } else if (lua_type(L, -2) == LUA_TNUMBER) {
+                char num[64];
+                int n = lua_isinteger(L, -2) ? snprintf(num, sizeof(num), "%lld", (long long)lua_tointeger(L, -2))
+                                             : snprintf(num, sizeof(num), "%.17g", lua_tonumber(L, -2));
+                mix(&ph, num, (size_t)n);
+            } else {
+                lua_pop(L, 1);
+                continue;
             }
-        }
-        keys = ag_xmalloc(cap * sizeof(*keys));
-        /* collect the anchored key strings from the map */
-        n = 0;
-        lua_pushnil(L);
-        while (lua_next(L, map) != 0) {
-            lua_pop(L, 1);
-            if (n == cap)
-                keys = ag_xrealloc(keys, (cap *= 2) * sizeof(*keys));
-            keys[n++] = lua_tostring(L, -1);
-        }
-        qsort(keys, n, sizeof(*keys), cmp_str);
-        for (size_t i = 0; i < n; i++) {
-            mix(h, keys[i], strlen(keys[i]) + 1);
-            lua_getfield(L, map, keys[i]); /* the original key */
-            lua_gettable(L, idx);
-            hash_value(L, -1, h, depth + 1);
+            char sep = '=';
+            mix(&ph, &sep, 1);
+            uint64_t vh = hash_value(L, -1, depth + 1);
+            mix(&ph, &vh, sizeof(vh));
+            sum += ph;
+            count++;
             lua_pop(L, 1);
         }
-        free(keys);
-        lua_pop(L, 1); /* map */
+        mix(&h, &count, sizeof(count));
+        mix(&h, &sum, sizeof(sum));
         break;
     }
     default:
         break;
     }
+    return h;
 }
 
 void ag_llm_hash(lua_State *L, int idx, char out[17])
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    hash_value(L, idx, &h, 0);
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    snprintf(out, 17, "%016llx", (unsigned long long)hash_value(L, idx, 0));
 }
 
 /* ---- metrics ------------------------------------------------------------------------------------------------------- */
 
-void ag_llm_metrics_call(const char *provider, const char *model, const char *outcome, int64_t pt, int64_t ct,
-                         double cost, int64_t latency_ms)
+/* The series of one (provider, model, outcome), resolved once per thread: ag_series takes a process-wide
+ * mutex and walks a list, which every call would otherwise do five times. */
+typedef struct series_set_s {
+    struct series_set_s *next;
+    char key[256];
+    ag_series_t *calls, *cost, *duration, *prompt, *completion;
+} series_set_t;
+
+static __thread series_set_t *series_cache;
+
+static series_set_t *series_set(const char *provider, const char *model, const char *outcome)
 {
+    char key[256];
+    snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", provider, model, outcome);
+    for (series_set_t *s = series_cache; s; s = s->next)
+        if (strcmp(s->key, key) == 0)
+            return s;
+    series_set_t *s = ag_xcalloc(1, sizeof(*s));
+    snprintf(s->key, sizeof(s->key), "%s", key);
     ag_buf_t b;
     ag_buf_init(&b);
     ag_metrics_label(&b, "provider", provider);
@@ -577,20 +581,34 @@ void ag_llm_metrics_call(const char *provider, const char *model, const char *ou
     size_t base = b.len;
     ag_metrics_label(&b, "outcome", outcome);
     ag_buf_putc(&b, '\0');
-    ag_series_add(ag_series("agency_llm_calls_total", b.data), 1);
+    s->calls = ag_series("agency_llm_calls_total", b.data);
     b.len = base;
-    if (strcmp(outcome, "replayed") != 0) {
-        ag_buf_putc(&b, '\0');
-        ag_series_add(ag_series("agency_llm_cost_usd_total", b.data), cost);
-        ag_series_observe(ag_series("agency_llm_call_duration_seconds", b.data), (double)latency_ms / 1000.0);
-        b.len = base;
-        ag_metrics_label(&b, "kind", "prompt");
-        ag_buf_putc(&b, '\0');
-        ag_series_add(ag_series("agency_llm_tokens_total", b.data), (double)pt);
-        b.len = base;
-        ag_metrics_label(&b, "kind", "completion");
-        ag_buf_putc(&b, '\0');
-        ag_series_add(ag_series("agency_llm_tokens_total", b.data), (double)ct);
-    }
+    ag_buf_putc(&b, '\0');
+    s->cost = ag_series("agency_llm_cost_usd_total", b.data);
+    s->duration = ag_series("agency_llm_call_duration_seconds", b.data);
+    b.len = base;
+    ag_metrics_label(&b, "kind", "prompt");
+    ag_buf_putc(&b, '\0');
+    s->prompt = ag_series("agency_llm_tokens_total", b.data);
+    b.len = base;
+    ag_metrics_label(&b, "kind", "completion");
+    ag_buf_putc(&b, '\0');
+    s->completion = ag_series("agency_llm_tokens_total", b.data);
     ag_buf_free(&b);
+    s->next = series_cache;
+    series_cache = s;
+    return s;
+}
+
+void ag_llm_metrics_call(const char *provider, const char *model, const char *outcome, int64_t pt, int64_t ct,
+                         double cost, int64_t latency_ms)
+{
+    series_set_t *s = series_set(provider, model, outcome);
+    ag_series_add(s->calls, 1);
+    if (strcmp(outcome, "replayed") != 0) {
+        ag_series_add(s->cost, cost);
+        ag_series_observe(s->duration, (double)latency_ms / 1000.0);
+        ag_series_add(s->prompt, (double)pt);
+        ag_series_add(s->completion, (double)ct);
+    }
 }

@@ -60,7 +60,7 @@ int ag_llm_loop_replaying(const ag_llm_loop_t *l);
 /* The row for seq in replay mode (reported to the callback), or NULL. */
 const ag_llm_call_t *ag_llm_loop_replay_find(ag_llm_loop_t *l, int seq, const char *hash);
 
-/* 64-bit FNV-1a of the canonical form of the Lua value at idx (object keys sorted), as 16 hex digits. */
+/* A 64-bit FNV-1a hash of the Lua value at idx that does not depend on table iteration order, as 16 hex digits. */
 typedef struct lua_State lua_State;
 void ag_llm_hash(lua_State *L, int idx, char out[17]);
 

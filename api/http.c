@@ -254,21 +254,30 @@ int ag_http_filter_str(ag_http_ctx_t *c, const char *name, char *buf, size_t buf
     return 1;
 }
 
+int ag_http_limit_param(ag_http_ctx_t *c, int *limit)
+{
+    char limit_s[16];
+    *limit = 50;
+    int rc = ag_http_query_str(c->req, "limit", limit_s, sizeof(limit_s));
+    if (rc == 0)
+        return 0;
+    char *end;
+    long l = rc > 0 ? strtol(limit_s, &end, 10) : 0;
+    if (rc < 0 || limit_s[0] < '0' || limit_s[0] > '9' || *end != '\0' || l < 1 || l > AG_TASK_LIST_MAX) {
+        ag_http_send_error(c, 400, "bad_request", "limit: must be an integer from 1 to 200", NULL);
+        return -1;
+    }
+    *limit = (int)l;
+    return 0;
+}
+
 int ag_http_page_params(ag_http_ctx_t *c, const char *prefix, int *limit, int64_t *cursor)
 {
-    char limit_s[16], cur[64];
+    char cur[64];
     int rc;
-    *limit = 50;
     *cursor = 0;
-    if ((rc = ag_http_query_str(c->req, "limit", limit_s, sizeof(limit_s))) != 0) {
-        char *end;
-        long l = rc > 0 ? strtol(limit_s, &end, 10) : 0;
-        if (rc < 0 || limit_s[0] < '0' || limit_s[0] > '9' || *end != '\0' || l < 1 || l > AG_TASK_LIST_MAX) {
-            ag_http_send_error(c, 400, "bad_request", "limit: must be an integer from 1 to 200", NULL);
-            return -1;
-        }
-        *limit = (int)l;
-    }
+    if (ag_http_limit_param(c, limit) != 0)
+        return -1;
     if ((rc = ag_http_query_str(c->req, "cursor", cur, sizeof(cur))) != 0 &&
         (rc < 0 || (*cursor = ag_cursor_decode(cur, prefix)) <= 0)) {
         ag_http_send_error(c, 400, "bad_request", "cursor: not a cursor returned by this API (use next_cursor as is)",

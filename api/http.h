@@ -54,6 +54,8 @@ int ag_http_query_str(h2o_req_t *req, const char *name, char *buf, size_t bufsz)
 /* Resources (api/tasks.c, api/health.c). */
 /* List endpoints. A string filter: 1 set (*out = buf), 0 absent, -1 answered with 400. */
 int ag_http_filter_str(ag_http_ctx_t *c, const char *name, char *buf, size_t bufsz, const char **out);
+/* `limit` (1..200, default 50): 0, or -1 answered with 400. */
+int ag_http_limit_param(ag_http_ctx_t *c, int *limit);
 /* `limit` (1..200, default 50) and `cursor` (made by ag_http_page_end with the same prefix; *cursor 0 when
  * absent): 0, or -1 answered with 400. */
 int ag_http_page_params(ag_http_ctx_t *c, const char *prefix, int *limit, int64_t *cursor);

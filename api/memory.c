@@ -23,18 +23,9 @@ void ag_api_memory_list(ag_http_ctx_t *c)
     }
     if (ag_http_query_str(c->req, "prefix", prefix, sizeof(prefix)) == 1)
         p = prefix;
-    int limit = 50;
-    char limit_s[16];
-    int rc = ag_http_query_str(c->req, "limit", limit_s, sizeof(limit_s));
-    if (rc != 0) {
-        char *end;
-        long l = rc > 0 ? strtol(limit_s, &end, 10) : 0;
-        if (rc < 0 || limit_s[0] < '0' || limit_s[0] > '9' || *end != '\0' || l < 1 || l > AG_TASK_LIST_MAX) {
-            ag_http_send_error(c, 400, "bad_request", "limit: must be an integer from 1 to 200", NULL);
-            return;
-        }
-        limit = (int)l;
-    }
+    int limit, rc;
+    if (ag_http_limit_param(c, &limit) != 0)
+        return;
     /* the cursor is "k" + base64url(last key) */
     unsigned char after[1024];
     size_t alen = 0;

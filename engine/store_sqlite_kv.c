@@ -25,11 +25,6 @@
 
 static _Atomic int64_t next_purge_at; /* ms since the epoch; 0: the first write purges */
 
-static int db_error(sqlite3 *db, ag_err_t *err, const char *what)
-{
-    return ag_err_set(err, AG_ESTORE, "sqlite %s: %s", what, sqlite3_errmsg(db));
-}
-
 /* Parses JSON text that is exactly an integer ("-12", "0"); 0, or -1 for anything else or past int64. */
 static int parse_int(const unsigned char *v, int len, int64_t *out)
 {
@@ -60,7 +55,7 @@ static int incr_in_tx(sqlite3 *db, const char *domain, const char *key, int64_t 
     sqlite3_stmt *rd = NULL, *wr = NULL;
     if (sqlite3_prepare_v2(db, "SELECT value, expires_at FROM kv WHERE domain = ?1 AND key = ?2", -1, &rd, NULL) !=
         SQLITE_OK) {
-        rc = db_error(db, err, "prepare kv incr read");
+        rc = sq_db_error(db, err, "prepare kv incr read");
         goto done;
     }
     sqlite3_bind_text(rd, 1, domain, -1, SQLITE_STATIC);
@@ -78,7 +73,7 @@ static int incr_in_tx(sqlite3 *db, const char *domain, const char *key, int64_t 
             }
         }
     } else if (step != SQLITE_DONE) {
-        rc = db_error(db, err, "kv incr read");
+        rc = sq_db_error(db, err, "kv incr read");
         goto done;
     }
     int64_t next;
@@ -93,7 +88,7 @@ static int incr_in_tx(sqlite3 *db, const char *domain, const char *key, int64_t 
                             "ON CONFLICT (domain, key) DO UPDATE SET value = excluded.value, "
                             "updated_at = excluded.updated_at, expires_at = excluded.expires_at";
     if (sqlite3_prepare_v2(db, sql, -1, &wr, NULL) != SQLITE_OK) {
-        rc = db_error(db, err, "prepare kv incr write");
+        rc = sq_db_error(db, err, "prepare kv incr write");
         goto done;
     }
     char text[24];
@@ -107,7 +102,7 @@ static int incr_in_tx(sqlite3 *db, const char *domain, const char *key, int64_t 
     else if (!keep_expiry)
         sqlite3_bind_null(wr, 5);
     if (sqlite3_step(wr) != SQLITE_DONE) {
-        rc = db_error(db, err, "kv incr write");
+        rc = sq_db_error(db, err, "kv incr write");
         goto done;
     }
     *out = next;
@@ -125,13 +120,13 @@ int ag__sq_kv_incr(ag_store_t *s, const char *domain, const char *key, int64_t b
     ag__sqlite_write_lock();
     int rc;
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = db_error(db, err, "kv incr begin");
+        rc = sq_db_error(db, err, "kv incr begin");
         goto done;
     }
     int64_t now = ag_now_ms();
     rc = incr_in_tx(db, domain, key, by, ttl_ms, now, out, err);
     if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = db_error(db, err, "kv incr commit");
+        rc = sq_db_error(db, err, "kv incr commit");
     if (rc != 0)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     else
@@ -150,10 +145,10 @@ int ag__sq_kv_purge(ag_store_t *s, int64_t now, int limit, int *deleted, ag_err_
                            "DELETE FROM kv WHERE (domain, key) IN (SELECT domain, key FROM kv "
                            "WHERE expires_at <= ?1 LIMIT ?2)",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_error(db, err, "prepare kv purge");
+        return sq_db_error(db, err, "prepare kv purge");
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, limit);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "kv purge");
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sq_db_error(db, err, "kv purge");
     sqlite3_finalize(st);
     if (rc == 0 && deleted != NULL)
         *deleted = sqlite3_changes(db);

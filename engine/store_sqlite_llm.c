@@ -19,34 +19,8 @@
     "id, task_id, attempt, seq, domain, provider, model, request_hash, response, prompt_tokens, "                     \
     "completion_tokens, cost, latency_ms, error_code, error, created_at"
 
-static int db_error(sqlite3 *db, ag_err_t *err, const char *what)
-{
-    return ag_err_set(err, AG_ESTORE, "sqlite %s: %s", what, sqlite3_errmsg(db));
-}
-
 /* The statement of slot k (cached per connection), reset. */
 #define prep(k, sql) ag__sqlite_stmt(s, AG_SQ_SLOT_LLM + (k), sql)
-
-static char *col_str(sqlite3_stmt *st, int i)
-{
-    const unsigned char *v = sqlite3_column_text(st, i);
-    return v ? ag_xstrndup((const char *)v, (size_t)sqlite3_column_bytes(st, i)) : NULL;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v == NULL)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-}
-
-static int exec(sqlite3 *db, const char *sql, ag_err_t *err)
-{
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return db_error(db, err, sql);
-    return 0;
-}
 
 static void read_call(sqlite3_stmt *st, ag_llm_call_t *c)
 {
@@ -54,18 +28,18 @@ static void read_call(sqlite3_stmt *st, ag_llm_call_t *c)
     c->task_id = sqlite3_column_int64(st, 1);
     c->attempt = sqlite3_column_int(st, 2);
     c->seq = sqlite3_column_int(st, 3);
-    c->domain = col_str(st, 4);
-    c->provider = col_str(st, 5);
-    c->model = col_str(st, 6);
+    c->domain = sq_col_str(st, 4);
+    c->provider = sq_col_str(st, 5);
+    c->model = sq_col_str(st, 6);
     const unsigned char *h = sqlite3_column_text(st, 7);
     snprintf(c->request_hash, sizeof(c->request_hash), "%s", h ? (const char *)h : "");
-    c->response = col_str(st, 8);
+    c->response = sq_col_str(st, 8);
     c->prompt_tokens = sqlite3_column_int64(st, 9);
     c->completion_tokens = sqlite3_column_int64(st, 10);
     c->cost = sqlite3_column_double(st, 11);
     c->latency_ms = sqlite3_column_int64(st, 12);
-    c->error_code = col_str(st, 13);
-    c->error = col_str(st, 14);
+    c->error_code = sq_col_str(st, 13);
+    c->error = sq_col_str(st, 14);
     c->created_at = sqlite3_column_int64(st, 15);
 }
 
@@ -81,7 +55,7 @@ int ag__sq_llm_calls_add(ag_store_t *s, const ag_llm_call_t *calls, size_t n, ag
     if (n == 0)
         return 0;
     ag__sqlite_write_lock();
-    int rc = exec(db, "BEGIN IMMEDIATE", err);
+    int rc = sq_exec(db, "BEGIN IMMEDIATE", err);
     if (rc != 0) {
         ag__sqlite_write_unlock();
         return rc;
@@ -90,7 +64,7 @@ int ag__sq_llm_calls_add(ag_store_t *s, const ag_llm_call_t *calls, size_t n, ag
                                 "response, prompt_tokens, completion_tokens, cost, latency_ms, error_code, error, "
                                 "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     if (st == NULL) {
-        rc = db_error(db, err, "prepare llm call insert");
+        rc = sq_db_error(db, err, "prepare llm call insert");
         goto done;
     }
     int64_t now = ag_now_ms();
@@ -100,26 +74,26 @@ int ag__sq_llm_calls_add(ag_store_t *s, const ag_llm_call_t *calls, size_t n, ag
         sqlite3_bind_int64(st, 1, c->task_id);
         sqlite3_bind_int(st, 2, c->attempt);
         sqlite3_bind_int(st, 3, c->seq);
-        bind_text(st, 4, c->domain);
-        bind_text(st, 5, c->provider);
-        bind_text(st, 6, c->model);
+        sq_bind_text(st, 4, c->domain);
+        sq_bind_text(st, 5, c->provider);
+        sq_bind_text(st, 6, c->model);
         sqlite3_bind_text(st, 7, c->request_hash, (int)strnlen(c->request_hash, sizeof(c->request_hash) - 1),
                           SQLITE_STATIC);
-        bind_text(st, 8, c->response);
+        sq_bind_text(st, 8, c->response);
         sqlite3_bind_int64(st, 9, c->prompt_tokens);
         sqlite3_bind_int64(st, 10, c->completion_tokens);
         sqlite3_bind_double(st, 11, c->cost);
         sqlite3_bind_int64(st, 12, c->latency_ms);
-        bind_text(st, 13, c->error_code);
-        bind_text(st, 14, c->error);
+        sq_bind_text(st, 13, c->error_code);
+        sq_bind_text(st, 14, c->error);
         sqlite3_bind_int64(st, 15, now);
         if (sqlite3_step(st) != SQLITE_DONE)
-            rc = db_error(db, err, "llm call insert");
+            rc = sq_db_error(db, err, "llm call insert");
     }
 done:
     sqlite3_reset(st);
     if (rc == 0)
-        rc = exec(db, "COMMIT", err);
+        rc = sq_exec(db, "COMMIT", err);
     if (rc != 0)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     ag__sqlite_write_unlock();
@@ -134,18 +108,18 @@ int ag__sq_llm_call_find(ag_store_t *s, int64_t task_id, int seq, const char *re
     sqlite3_stmt *st = prep(1, "SELECT response FROM llm_calls WHERE task_id = ?1 AND seq = ?2 AND request_hash = ?3 "
                                 "AND response IS NOT NULL AND error_code IS NULL ORDER BY id DESC LIMIT 1");
     if (st == NULL)
-        return db_error(db, err, "prepare llm call find");
+        return sq_db_error(db, err, "prepare llm call find");
     sqlite3_bind_int64(st, 1, task_id);
     sqlite3_bind_int(st, 2, seq);
-    bind_text(st, 3, request_hash ? request_hash : "");
+    sq_bind_text(st, 3, request_hash ? request_hash : "");
     int rc = 0, step = sqlite3_step(st);
     if (step == SQLITE_ROW)
-        *response = col_str(st, 0);
+        *response = sq_col_str(st, 0);
     else if (step == SQLITE_DONE)
         rc = ag_err_set(err, AG_ENOTFOUND, "no journaled call %d of task %lld with that request", seq,
                         (long long)task_id);
     else
-        rc = db_error(db, err, "llm call find");
+        rc = sq_db_error(db, err, "llm call find");
     sqlite3_reset(st);
     return rc;
 }
@@ -164,7 +138,7 @@ int ag__sq_llm_calls_list(ag_store_t *s, int64_t task_id, int64_t after_id, int 
     if (after_id > 0) {
         st = prep(2, "SELECT attempt, seq FROM llm_calls WHERE id = ?1 AND task_id = ?2");
         if (st == NULL)
-            return db_error(db, err, "prepare llm call cursor");
+            return sq_db_error(db, err, "prepare llm call cursor");
         sqlite3_bind_int64(st, 1, after_id);
         sqlite3_bind_int64(st, 2, task_id);
         int step = sqlite3_step(st);
@@ -178,12 +152,12 @@ int ag__sq_llm_calls_list(ag_store_t *s, int64_t task_id, int64_t after_id, int 
             return ag_err_set(err, AG_EINVAL, "cursor: call %lld is not a call of task %lld", (long long)after_id,
                               (long long)task_id);
         if (step != SQLITE_ROW)
-            return db_error(db, err, "llm call cursor");
+            return sq_db_error(db, err, "llm call cursor");
     }
     st = prep(3, "SELECT " CALL_COLS " FROM llm_calls WHERE task_id = ?1 AND (attempt, seq, id) > (?2, ?3, ?4) "
                   "ORDER BY attempt, seq, id LIMIT ?5");
     if (st == NULL)
-        return db_error(db, err, "prepare llm call list");
+        return sq_db_error(db, err, "prepare llm call list");
     sqlite3_bind_int64(st, 1, task_id);
     sqlite3_bind_int64(st, 2, from_attempt);
     sqlite3_bind_int64(st, 3, from_seq);
@@ -201,7 +175,7 @@ int ag__sq_llm_calls_list(ag_store_t *s, int64_t task_id, int64_t after_id, int 
         read_call(st, &items[got++]);
     }
     if (step != SQLITE_DONE) {
-        int rc = db_error(db, err, "llm call list");
+        int rc = sq_db_error(db, err, "llm call list");
         sqlite3_reset(st);
         ag_llm_calls_free(items, got);
         return rc;
@@ -222,18 +196,18 @@ int ag__sq_llm_spend(ag_store_t *s, int64_t task_id, const char *domain, int64_t
     sqlite3_stmt *st = task_id > 0 ? prep(4, "SELECT total(cost) FROM llm_calls WHERE task_id = ?1")
                                    : prep(5, "SELECT total(cost) FROM llm_calls WHERE domain = ?1 AND created_at >= ?2");
     if (st == NULL)
-        return db_error(db, err, "prepare llm spend");
+        return sq_db_error(db, err, "prepare llm spend");
     if (task_id > 0) {
         sqlite3_bind_int64(st, 1, task_id);
     } else {
-        bind_text(st, 1, domain);
+        sq_bind_text(st, 1, domain);
         sqlite3_bind_int64(st, 2, since_ms);
     }
     int rc = 0;
     if (sqlite3_step(st) == SQLITE_ROW)
         *out = sqlite3_column_double(st, 0);
     else
-        rc = db_error(db, err, "llm spend");
+        rc = sq_db_error(db, err, "llm spend");
     sqlite3_reset(st);
     return rc;
 }

@@ -16,59 +16,12 @@
 #define DELIVERY_COLS                                                                                                 \
     "id, subscription_id, event_id, attempt, status, http_status, error, next_attempt_at, created_at, delivered_at"
 
-static int db_error(sqlite3 *db, ag_err_t *err, const char *what)
-{
-    return ag_err_set(err, AG_ESTORE, "sqlite %s: %s", what, sqlite3_errmsg(db));
-}
-
 static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return NULL;
     return st;
-}
-
-static char *col_str(sqlite3_stmt *st, int i)
-{
-    const unsigned char *v = sqlite3_column_text(st, i);
-    return v ? ag_xstrndup((const char *)v, (size_t)sqlite3_column_bytes(st, i)) : NULL;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v == NULL)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-}
-
-/* Runs one statement to completion; 0 or AG_ESTORE. */
-static int exec(sqlite3 *db, const char *sql, ag_err_t *err)
-{
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return db_error(db, err, sql);
-    return 0;
-}
-
-static int begin(sqlite3 *db, ag_err_t *err)
-{
-    ag__sqlite_write_lock();
-    int rc = exec(db, "BEGIN IMMEDIATE", err);
-    if (rc != 0)
-        ag__sqlite_write_unlock();
-    return rc;
-}
-
-/* Commits (rc 0) or rolls back, and releases the write mutex; returns the final rc. */
-static int finish(sqlite3 *db, int rc, ag_err_t *err)
-{
-    if (rc == 0)
-        rc = exec(db, "COMMIT", err);
-    if (rc != 0)
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    ag__sqlite_write_unlock();
-    return rc;
 }
 
 /* ---- waiting tasks -------------------------------------------------------------------------------------------- */
@@ -78,7 +31,7 @@ int ag__sq_task_finish_waiting(ag_store_t *s, int64_t id, int succeeded, const c
 {
     sqlite3 *db = ag__sqlite_db(s);
     memset(out, 0, sizeof(*out));
-    int rc = begin(db, err);
+    int rc = sq_begin(db, err);
     if (rc != 0)
         return rc;
     /* The transition trigger (0004) records the event, with the error as detail for failed/dead. */
@@ -91,18 +44,18 @@ int ag__sq_task_finish_waiting(ag_store_t *s, int64_t id, int succeeded, const c
               "updated_at = ?3, lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND state = 'waiting'";
     sqlite3_stmt *st = prep(db, sql);
     if (st == NULL) {
-        rc = db_error(db, err, "prepare finish waiting");
-        return finish(db, rc, err);
+        rc = sq_db_error(db, err, "prepare finish waiting");
+        return sq_finish(db, rc, err);
     }
     int64_t now = ag_now_ms();
     sqlite3_bind_int64(st, 1, id);
-    bind_text(st, 2, succeeded ? (result ? result : "null") : (error ? error : "failed"));
+    sq_bind_text(st, 2, succeeded ? (result ? result : "null") : (error ? error : "failed"));
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, retry_at > 0 ? retry_at : now);
     int step = sqlite3_step(st);
     sqlite3_finalize(st);
     if (step != SQLITE_DONE)
-        rc = db_error(db, err, "finish waiting");
+        rc = sq_db_error(db, err, "finish waiting");
     int changed = rc == 0 ? sqlite3_changes(db) : 0;
     if (rc == 0)
         rc = s->ops->task_get(s, id, out, err);
@@ -112,7 +65,7 @@ int ag__sq_task_finish_waiting(ag_store_t *s, int64_t id, int succeeded, const c
         rc = ag_err_set(err, AG_ESTATE, "task %lld is %s; only a waiting task can be finished this way",
                         (long long)id, ag_task_state_name(out->state));
     int ok = rc == 0 || rc == AG_ESTATE; /* nothing to undo for AG_ESTATE */
-    int frc = finish(db, ok ? 0 : rc, err);
+    int frc = sq_finish(db, ok ? 0 : rc, err);
     if (ok && frc != 0)
         rc = frc;
     if (rc != 0 && rc != AG_ESTATE)
@@ -125,9 +78,9 @@ int ag__sq_task_finish_waiting(ag_store_t *s, int64_t id, int succeeded, const c
 static void read_sub(sqlite3_stmt *st, ag_webhook_sub_t *w)
 {
     w->id = sqlite3_column_int64(st, 0);
-    w->url = col_str(st, 1);
-    w->events = col_str(st, 2);
-    w->secret = col_str(st, 3);
+    w->url = sq_col_str(st, 1);
+    w->events = sq_col_str(st, 2);
+    w->secret = sq_col_str(st, 3);
     w->active = sqlite3_column_int(st, 4);
     w->created_at = sqlite3_column_int64(st, 5);
     w->updated_at = sqlite3_column_int64(st, 6);
@@ -143,7 +96,7 @@ static int step_sub(sqlite3 *db, sqlite3_stmt *st, int64_t id, ag_webhook_sub_t 
     else if (step == SQLITE_DONE)
         rc = ag_err_set(err, AG_ENOTFOUND, "no webhook subscription %lld", (long long)id);
     else
-        rc = db_error(db, err, "webhook subscription");
+        rc = sq_db_error(db, err, "webhook subscription");
     sqlite3_finalize(st);
     return rc;
 }
@@ -154,7 +107,7 @@ int ag__sq_webhook_sub_get(ag_store_t *s, int64_t id, ag_webhook_sub_t *out, ag_
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *st = prep(db, "SELECT " SUB_COLS " FROM webhook_subscriptions WHERE id = ?1");
     if (st == NULL)
-        return db_error(db, err, "prepare webhook get");
+        return sq_db_error(db, err, "prepare webhook get");
     sqlite3_bind_int64(st, 1, id);
     return step_sub(db, st, id, out, err);
 }
@@ -163,23 +116,23 @@ int ag__sq_webhook_sub_create(ag_store_t *s, const ag_webhook_sub_new_t *n, ag_w
 {
     sqlite3 *db = ag__sqlite_db(s);
     memset(out, 0, sizeof(*out));
-    int rc = begin(db, err);
+    int rc = sq_begin(db, err);
     if (rc != 0)
         return rc;
     sqlite3_stmt *st = prep(db, "INSERT INTO webhook_subscriptions (url, events, secret, active, last_event_id, "
                                 "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, "
                                 "(SELECT coalesce(max(id), 0) FROM events), ?5, ?5) RETURNING " SUB_COLS);
     if (st == NULL)
-        return finish(db, db_error(db, err, "prepare webhook create"), err);
-    bind_text(st, 1, n->url);
-    bind_text(st, 2, n->events);
-    bind_text(st, 3, n->secret ? n->secret : "");
+        return sq_finish(db, sq_db_error(db, err, "prepare webhook create"), err);
+    sq_bind_text(st, 1, n->url);
+    sq_bind_text(st, 2, n->events);
+    sq_bind_text(st, 3, n->secret ? n->secret : "");
     sqlite3_bind_int(st, 4, n->active ? 1 : 0);
     sqlite3_bind_int64(st, 5, ag_now_ms());
     rc = step_sub(db, st, 0, out, err);
     if (rc == AG_ENOTFOUND)
         rc = ag_err_set(err, AG_ESTORE, "webhook create returned no row");
-    rc = finish(db, rc, err);
+    rc = sq_finish(db, rc, err);
     if (rc != 0)
         ag_webhook_sub_clear(out);
     return rc;
@@ -196,7 +149,7 @@ int ag__sq_webhook_sub_list(ag_store_t *s, int64_t after_id, int limit, ag_webho
         return ag_err_set(err, AG_EINVAL, "limit: must be an integer from 1 to %d", AG_WEBHOOK_LIST_MAX);
     sqlite3_stmt *st = prep(db, "SELECT " SUB_COLS " FROM webhook_subscriptions WHERE id > ?1 ORDER BY id LIMIT ?2");
     if (st == NULL)
-        return db_error(db, err, "prepare webhook list");
+        return sq_db_error(db, err, "prepare webhook list");
     sqlite3_bind_int64(st, 1, after_id);
     sqlite3_bind_int(st, 2, limit + 1);
     ag_webhook_sub_t *items = ag_xcalloc((size_t)limit + 1, sizeof(*items));
@@ -205,7 +158,7 @@ int ag__sq_webhook_sub_list(ag_store_t *s, int64_t after_id, int limit, ag_webho
     while ((step = sqlite3_step(st)) == SQLITE_ROW && got <= (size_t)limit)
         read_sub(st, &items[got++]);
     if (step != SQLITE_DONE && step != SQLITE_ROW) {
-        int rc = db_error(db, err, "webhook list");
+        int rc = sq_db_error(db, err, "webhook list");
         sqlite3_finalize(st);
         ag_webhook_subs_free(items, got);
         return rc;
@@ -225,20 +178,20 @@ int ag__sq_webhook_sub_replace(ag_store_t *s, int64_t id, const ag_webhook_sub_n
 {
     sqlite3 *db = ag__sqlite_db(s);
     memset(out, 0, sizeof(*out));
-    int rc = begin(db, err);
+    int rc = sq_begin(db, err);
     if (rc != 0)
         return rc;
     sqlite3_stmt *st = prep(db, "UPDATE webhook_subscriptions SET url = ?2, events = ?3, secret = coalesce(?4, "
                                 "secret), active = ?5, updated_at = ?6 WHERE id = ?1 RETURNING " SUB_COLS);
     if (st == NULL)
-        return finish(db, db_error(db, err, "prepare webhook replace"), err);
+        return sq_finish(db, sq_db_error(db, err, "prepare webhook replace"), err);
     sqlite3_bind_int64(st, 1, id);
-    bind_text(st, 2, n->url);
-    bind_text(st, 3, n->events);
-    bind_text(st, 4, n->secret);
+    sq_bind_text(st, 2, n->url);
+    sq_bind_text(st, 3, n->events);
+    sq_bind_text(st, 4, n->secret);
     sqlite3_bind_int(st, 5, n->active ? 1 : 0);
     sqlite3_bind_int64(st, 6, ag_now_ms());
-    rc = finish(db, step_sub(db, st, id, out, err), err);
+    rc = sq_finish(db, step_sub(db, st, id, out, err), err);
     if (rc != 0)
         ag_webhook_sub_clear(out);
     return rc;
@@ -247,21 +200,21 @@ int ag__sq_webhook_sub_replace(ag_store_t *s, int64_t id, const ag_webhook_sub_n
 int ag__sq_webhook_sub_delete(ag_store_t *s, int64_t id, ag_err_t *err)
 {
     sqlite3 *db = ag__sqlite_db(s);
-    int rc = begin(db, err);
+    int rc = sq_begin(db, err);
     if (rc != 0)
         return rc;
     /* Deliveries go with it (ON DELETE CASCADE). */
     sqlite3_stmt *st = prep(db, "DELETE FROM webhook_subscriptions WHERE id = ?1");
     if (st == NULL)
-        return finish(db, db_error(db, err, "prepare webhook delete"), err);
+        return sq_finish(db, sq_db_error(db, err, "prepare webhook delete"), err);
     sqlite3_bind_int64(st, 1, id);
     int step = sqlite3_step(st);
     sqlite3_finalize(st);
     if (step != SQLITE_DONE)
-        rc = db_error(db, err, "webhook delete");
+        rc = sq_db_error(db, err, "webhook delete");
     else if (sqlite3_changes(db) == 0)
         rc = ag_err_set(err, AG_ENOTFOUND, "no webhook subscription %lld", (long long)id);
-    return finish(db, rc, err);
+    return sq_finish(db, rc, err);
 }
 
 /* ---- deliveries ----------------------------------------------------------------------------------------------- */
@@ -282,12 +235,12 @@ static int query_flag(sqlite3 *db, const char *sql, int64_t arg, int *flag, ag_e
 {
     sqlite3_stmt *st = prep(db, sql);
     if (st == NULL)
-        return db_error(db, err, "prepare webhook check");
+        return sq_db_error(db, err, "prepare webhook check");
     sqlite3_bind_int64(st, 1, arg);
     int step = sqlite3_step(st);
     *flag = step == SQLITE_ROW && sqlite3_column_int64(st, 0) != 0;
     sqlite3_finalize(st);
-    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_error(db, err, "webhook check");
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : sq_db_error(db, err, "webhook check");
 }
 
 int ag__sq_webhook_enqueue(ag_store_t *s, int limit, size_t *added, ag_err_t *err)
@@ -301,7 +254,7 @@ int ag__sq_webhook_enqueue(ag_store_t *s, int limit, size_t *added, ag_err_t *er
                         1, &behind, err);
     if (rc != 0 || !behind)
         return rc;
-    if ((rc = begin(db, err)) != 0)
+    if ((rc = sq_begin(db, err)) != 0)
         return rc;
     sqlite3_stmt *subs = prep(db, "SELECT id, events, active, last_event_id FROM webhook_subscriptions ORDER BY id");
     sqlite3_stmt *evs = prep(db, "SELECT id, type FROM events WHERE id > ?1 ORDER BY id LIMIT ?2");
@@ -309,7 +262,7 @@ int ag__sq_webhook_enqueue(ag_store_t *s, int limit, size_t *added, ag_err_t *er
                                  "next_attempt_at, created_at) VALUES (?1, ?2, 1, 'pending', ?3, ?3)");
     sqlite3_stmt *cur = prep(db, "UPDATE webhook_subscriptions SET last_event_id = ?2 WHERE id = ?1");
     if (subs == NULL || evs == NULL || ins == NULL || cur == NULL) {
-        rc = db_error(db, err, "prepare webhook enqueue");
+        rc = sq_db_error(db, err, "prepare webhook enqueue");
         goto done;
     }
     int64_t now = ag_now_ms();
@@ -334,29 +287,29 @@ int ag__sq_webhook_enqueue(ag_store_t *s, int limit, size_t *added, ag_err_t *er
             sqlite3_bind_int64(ins, 2, last);
             sqlite3_bind_int64(ins, 3, now);
             if (sqlite3_step(ins) != SQLITE_DONE) {
-                rc = db_error(db, err, "webhook enqueue");
+                rc = sq_db_error(db, err, "webhook enqueue");
                 break;
             }
             (*added)++;
         }
         if (rc == 0 && es != SQLITE_DONE && es != SQLITE_ROW)
-            rc = db_error(db, err, "webhook events");
+            rc = sq_db_error(db, err, "webhook events");
         if (rc == 0 && last > cursor) {
             sqlite3_reset(cur);
             sqlite3_bind_int64(cur, 1, sub);
             sqlite3_bind_int64(cur, 2, last);
             if (sqlite3_step(cur) != SQLITE_DONE)
-                rc = db_error(db, err, "webhook cursor");
+                rc = sq_db_error(db, err, "webhook cursor");
         }
     }
     if (rc == 0 && step != SQLITE_DONE)
-        rc = db_error(db, err, "webhook subscriptions");
+        rc = sq_db_error(db, err, "webhook subscriptions");
 done:
     sqlite3_finalize(subs);
     sqlite3_finalize(evs);
     sqlite3_finalize(ins);
     sqlite3_finalize(cur);
-    rc = finish(db, rc, err);
+    rc = sq_finish(db, rc, err);
     if (rc != 0)
         *added = 0;
     return rc;
@@ -373,7 +326,7 @@ int ag__sq_webhook_claim(ag_store_t *s, int max, int lease_ms, ag_webhook_job_t 
                             "next_attempt_at <= ?1)", now, &due, err);
     if (rc != 0 || !due || max <= 0)
         return rc;
-    if ((rc = begin(db, err)) != 0)
+    if ((rc = sq_begin(db, err)) != 0)
         return rc;
     sqlite3_stmt *sel = prep(db, "SELECT d.id, d.subscription_id, d.attempt, s.url, s.secret, e.id, e.type, "
                                  "e.domain, e.task_id, e.from_state, e.to_state, e.detail, e.data, e.at "
@@ -384,7 +337,7 @@ int ag__sq_webhook_claim(ag_store_t *s, int max, int lease_ms, ag_webhook_job_t 
     ag_webhook_job_t *jobs = ag_xcalloc((size_t)max, sizeof(*jobs));
     size_t got = 0;
     if (sel == NULL || upd == NULL) {
-        rc = db_error(db, err, "prepare webhook claim");
+        rc = sq_db_error(db, err, "prepare webhook claim");
         goto done;
     }
     sqlite3_bind_int64(sel, 1, now);
@@ -395,20 +348,20 @@ int ag__sq_webhook_claim(ag_store_t *s, int max, int lease_ms, ag_webhook_job_t 
         j->delivery_id = sqlite3_column_int64(sel, 0);
         j->subscription_id = sqlite3_column_int64(sel, 1);
         j->attempt = sqlite3_column_int(sel, 2);
-        j->url = col_str(sel, 3);
-        j->secret = col_str(sel, 4);
+        j->url = sq_col_str(sel, 3);
+        j->secret = sq_col_str(sel, 4);
         j->event.id = sqlite3_column_int64(sel, 5);
-        j->event.type = col_str(sel, 6);
-        j->event.domain = col_str(sel, 7);
+        j->event.type = sq_col_str(sel, 6);
+        j->event.domain = sq_col_str(sel, 7);
         j->event.task_id = sqlite3_column_int64(sel, 8);
-        j->event.from = col_str(sel, 9);
-        j->event.to = col_str(sel, 10);
-        j->event.detail = col_str(sel, 11);
-        j->event.data = col_str(sel, 12);
+        j->event.from = sq_col_str(sel, 9);
+        j->event.to = sq_col_str(sel, 10);
+        j->event.detail = sq_col_str(sel, 11);
+        j->event.data = sq_col_str(sel, 12);
         j->event.at = sqlite3_column_int64(sel, 13);
     }
     if (step != SQLITE_DONE && step != SQLITE_ROW) {
-        rc = db_error(db, err, "webhook claim");
+        rc = sq_db_error(db, err, "webhook claim");
         goto done;
     }
     for (size_t i = 0; i < got && rc == 0; i++) {
@@ -416,12 +369,12 @@ int ag__sq_webhook_claim(ag_store_t *s, int max, int lease_ms, ag_webhook_job_t 
         sqlite3_bind_int64(upd, 1, jobs[i].delivery_id);
         sqlite3_bind_int64(upd, 2, now + lease_ms);
         if (sqlite3_step(upd) != SQLITE_DONE)
-            rc = db_error(db, err, "webhook lease");
+            rc = sq_db_error(db, err, "webhook lease");
     }
 done:
     sqlite3_finalize(sel);
     sqlite3_finalize(upd);
-    rc = finish(db, rc, err);
+    rc = sq_finish(db, rc, err);
     if (rc != 0) {
         for (size_t i = 0; i < got; i++)
             ag_webhook_job_clear(&jobs[i]);
@@ -440,7 +393,7 @@ done:
 int ag__sq_webhook_record(ag_store_t *s, const ag_webhook_result_t *r, ag_err_t *err)
 {
     sqlite3 *db = ag__sqlite_db(s);
-    int rc = begin(db, err);
+    int rc = sq_begin(db, err);
     if (rc != 0)
         return rc;
     int64_t now = ag_now_ms();
@@ -450,35 +403,35 @@ int ag__sq_webhook_record(ag_store_t *s, const ag_webhook_result_t *r, ag_err_t 
                                    "delivered_at = ?5 WHERE id = ?1 AND status = 'pending'";
     sqlite3_stmt *st = prep(db, sql);
     if (st == NULL)
-        return finish(db, db_error(db, err, "prepare webhook record"), err);
+        return sq_finish(db, sq_db_error(db, err, "prepare webhook record"), err);
     sqlite3_bind_int64(st, 1, r->delivery_id);
     if (!r->release) {
-        bind_text(st, 2, r->ok ? "delivered" : r->retry_at > 0 ? "failed" : "dead");
+        sq_bind_text(st, 2, r->ok ? "delivered" : r->retry_at > 0 ? "failed" : "dead");
         if (r->http_status > 0)
             sqlite3_bind_int(st, 3, r->http_status);
         else
             sqlite3_bind_null(st, 3);
-        bind_text(st, 4, r->ok ? NULL : r->error ? r->error : "failed");
+        sq_bind_text(st, 4, r->ok ? NULL : r->error ? r->error : "failed");
     }
     sqlite3_bind_int64(st, 5, now);
     int step = sqlite3_step(st);
     sqlite3_finalize(st);
     if (step != SQLITE_DONE)
-        return finish(db, db_error(db, err, "webhook record"), err);
+        return sq_finish(db, sq_db_error(db, err, "webhook record"), err);
     /* No row changed: the subscription was deleted meanwhile, or the row was already recorded. */
     if (r->release || r->ok || r->retry_at <= 0 || sqlite3_changes(db) == 0)
-        return finish(db, 0, err);
+        return sq_finish(db, 0, err);
     st = prep(db, "INSERT INTO webhook_deliveries (subscription_id, event_id, attempt, status, next_attempt_at, "
                   "created_at) SELECT subscription_id, event_id, attempt + 1, 'pending', ?2, ?3 "
                   "FROM webhook_deliveries WHERE id = ?1");
     if (st == NULL)
-        return finish(db, db_error(db, err, "prepare webhook retry"), err);
+        return sq_finish(db, sq_db_error(db, err, "prepare webhook retry"), err);
     sqlite3_bind_int64(st, 1, r->delivery_id);
     sqlite3_bind_int64(st, 2, r->retry_at);
     sqlite3_bind_int64(st, 3, now);
     step = sqlite3_step(st);
     sqlite3_finalize(st);
-    return finish(db, step == SQLITE_DONE ? 0 : db_error(db, err, "webhook retry"), err);
+    return sq_finish(db, step == SQLITE_DONE ? 0 : sq_db_error(db, err, "webhook retry"), err);
 }
 
 int ag__sq_webhook_deliveries(ag_store_t *s, int64_t sub_id, int64_t after_id, int limit,
@@ -499,7 +452,7 @@ int ag__sq_webhook_deliveries(ag_store_t *s, int64_t sub_id, int64_t after_id, i
     sqlite3_stmt *st = prep(db, "SELECT " DELIVERY_COLS " FROM webhook_deliveries WHERE subscription_id = ?1 AND "
                                 "id > ?2 ORDER BY id LIMIT ?3");
     if (st == NULL)
-        return db_error(db, err, "prepare webhook deliveries");
+        return sq_db_error(db, err, "prepare webhook deliveries");
     sqlite3_bind_int64(st, 1, sub_id);
     sqlite3_bind_int64(st, 2, after_id);
     sqlite3_bind_int(st, 3, limit + 1);
@@ -512,15 +465,15 @@ int ag__sq_webhook_deliveries(ag_store_t *s, int64_t sub_id, int64_t after_id, i
         d->subscription_id = sqlite3_column_int64(st, 1);
         d->event_id = sqlite3_column_int64(st, 2);
         d->attempt = sqlite3_column_int(st, 3);
-        d->status = col_str(st, 4);
+        d->status = sq_col_str(st, 4);
         d->http_status = sqlite3_column_int(st, 5);
-        d->error = col_str(st, 6);
+        d->error = sq_col_str(st, 6);
         d->next_attempt_at = sqlite3_column_int64(st, 7);
         d->created_at = sqlite3_column_int64(st, 8);
         d->delivered_at = sqlite3_column_int64(st, 9);
     }
     if (step != SQLITE_DONE && step != SQLITE_ROW) {
-        rc = db_error(db, err, "webhook deliveries");
+        rc = sq_db_error(db, err, "webhook deliveries");
         sqlite3_finalize(st);
         ag_webhook_deliveries_free(items, got);
         return rc;

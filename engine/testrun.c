@@ -767,19 +767,6 @@ static int is_kind(const char *s)
     return 0;
 }
 
-static int valid_domain(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 100)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 /* Splits p at its last '/' into dir (or "." without one) and the last component. */
 static void split(const char *p, char *dir, size_t dsz, const char **base)
 {
@@ -846,7 +833,7 @@ static int resolve(const char *path, char *root, size_t rsz, char *domain, size_
         snprintf(ddir, sizeof(ddir), "%s", real);
         split(ddir, parent, sizeof(parent), &dname);
     }
-    if (!found || !valid_domain(dname)) {
+    if (!found || !ag_script_name_valid(dname, strlen(dname))) {
         snprintf(why, wsz, "not in a domain (expected <domains>/<domain>/<kind>/<name>_test.lua, or a directory "
                            "below a domain's config.lua)");
         return -1;

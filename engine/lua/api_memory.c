@@ -39,18 +39,6 @@ static const char *check_key(lua_State *L)
     return key;
 }
 
-static int valid_domain(const char *s, size_t n)
-{
-    if (n == 0 || n > 100)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 /* Reads the options table at idx (absent or nil: none). Only the named option is allowed; for writes the
  * error for a domain option says why there is none. Returns 1 when the option is set (left on the stack
  * top), 0 when not (nothing pushed). */
@@ -115,7 +103,7 @@ static int l_memory_get(lua_State *L)
     if (check_opts(L, 2, "get", "domain")) {
         size_t dl;
         domain = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &dl) : NULL;
-        if (domain == NULL || !valid_domain(domain, dl))
+        if (domain == NULL || !ag_script_name_valid(domain, dl))
             return luaL_error(L, "memory.get: domain must be a domain name (letters, digits, '_', '-')");
     }
     char *json = NULL;

@@ -26,18 +26,6 @@
 #define MAX_PATH_LEN 256      /* bytes of a placeholder's variable path */
 #define CHARGE_PER_VALUE 32   /* instruction equivalents per placeholder, besides the bytes it inserts */
 
-static int valid_name(const char *s, size_t n)
-{
-    if (n == 0 || n > 100)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 /* The template domain/name in snap: <name>.txt, else <name>.md, or NULL. */
 static const ag_script_t *find_template(const ag_snapshot_t *snap, const char *domain, const char *name)
 {
@@ -206,7 +194,7 @@ static int l_template_render(lua_State *L)
         return luaL_error(L, "template.render: call ctx.template(name, vars) with a dot, not ctx:template(...)");
     size_t nl;
     const char *name = luaL_checklstring(L, 1, &nl);
-    luaL_argcheck(L, valid_name(name, nl), 1, "a template name (letters, digits, '_', '-'; no extension)");
+    luaL_argcheck(L, ag_script_name_valid(name, nl), 1, "a template name (letters, digits, '_', '-'; no extension)");
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TTABLE);
     ag_run_t *run = ag_lua_run(L);

@@ -29,7 +29,7 @@ struct ag_scripts_s {
 
 static const char *kinds[] = {"agents", "tasks", "tools", "handoffs", "templates", NULL};
 
-static int valid_name(const char *s, size_t n)
+int ag_script_name_valid(const char *s, size_t n)
 {
     if (n == 0 || n > 100)
         return 0;
@@ -156,7 +156,7 @@ static size_t script_stem(const char *kind, const char *f, size_t len)
     static const char *lua_ext[] = {".lua", NULL}, *template_ext[] = {".txt", ".md", NULL};
     for (const char **e = strcmp(kind, "templates") == 0 ? template_ext : lua_ext; *e; e++) {
         size_t el = strlen(*e);
-        if (len > el && strcmp(f + len - el, *e) == 0 && valid_name(f, len - el) &&
+        if (len > el && strcmp(f + len - el, *e) == 0 && ag_script_name_valid(f, len - el) &&
             !(len - el > 5 && memcmp(f + len - el - 5, "_test", 5) == 0))
             return len - el;
     }
@@ -194,7 +194,7 @@ static int scan(const char *root, file_list_t *fl, ag_err_t *err)
         const char *d = ents[i]->d_name;
         char dpath[2048];
         snprintf(dpath, sizeof(dpath), "%s/%s", root, d);
-        if (d[0] != '.' && valid_name(d, strlen(d)) && is_dir(dpath)) {
+        if (d[0] != '.' && ag_script_name_valid(d, strlen(d)) && is_dir(dpath)) {
             char cpath[2100];
             snprintf(cpath, sizeof(cpath), "%s/config.lua", dpath);
             struct stat st;

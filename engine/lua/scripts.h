@@ -37,6 +37,9 @@ typedef struct ag_snapshot_s {
 
 typedef struct ag_scripts_s ag_scripts_t;
 
+/* Is s (n bytes) a usable domain or script name: 1 to 100 of [A-Za-z0-9_-]? */
+int ag_script_name_valid(const char *s, size_t n);
+
 /* Scans root once (errors are recorded per file, not returned); fails only when root is unreadable. */
 int ag_scripts_new(ag_scripts_t **out, const char *root, ag_err_t *err);
 void ag_scripts_free(ag_scripts_t *s);

@@ -4,6 +4,7 @@ tests/scripts/agency_test/domains/shop (agents/ and handoffs/ hold passing tests
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,11 @@ from harness import REPO_ROOT, agency_bin  # noqa: E402
 ROOT = "tests/scripts/agency_test/domains"
 SHOP = ROOT + "/shop"
 FAILING = SHOP + "/failing/assertions_test.lua"
+GUIDE = os.path.join(REPO_ROOT, "docs", "scripting.md")
+# docs/scripting.md in document order: a `## ` heading, or a marked fenced block (the marker on the line before)
+GUIDE_TOKEN = re.compile(r"^## [^\n]*$|^<!-- (?P<kind>example-[a-z]+)(?:: (?P<arg>[^\n]*?))? -->\n"
+                         r"```(?P<lang>\w*)\n(?P<code>.*?)^```$", re.M | re.S)
+LOOP = ("offer", "marketing", "sales", "fulfillment", "feedback")
 
 
 def line_of(path, needle):
@@ -25,6 +31,40 @@ def line_of(path, needle):
             if needle in line:
                 return i
     raise AssertionError("%r not in %s" % (needle, path))
+
+
+def domains_table():
+    """The guide's table of the shipped domains, from the files: the loop's five in order, then any other."""
+    root = os.path.join(REPO_ROOT, "domains")
+    names = sorted((d for d in os.listdir(root) if os.path.isfile(os.path.join(root, d, "config.lua"))),
+                   key=lambda d: (LOOP.index(d) if d in LOOP else len(LOOP), d))
+
+    def scripts(domain, kind):
+        d = os.path.join(root, domain, kind)
+        return sorted(f[:-4] for f in os.listdir(d) if f.endswith(".lua") and not f.endswith("_test.lua")) \
+            if os.path.isdir(d) else []
+
+    # each module's fields, as lua5.4 reads them (the files are plain Lua tables)
+    files = [os.path.join(root, d, "config.lua") for d in names] + \
+        [os.path.join(root, d, "handoffs", h + ".lua") for d in names for h in scripts(d, "handoffs")]
+    probe = ("for _, p in ipairs(arg) do local m = assert(loadfile(p, 't', setmetatable({}, {__index = _G})))() "
+             "local on = type(m.on) == 'table' and table.concat(m.on, ',') or m.on "
+             "print(p .. '\\t' .. tostring(m.entry) .. '\\t' .. tostring(on) .. '\\t' .. tostring(m.to)) end")
+    out = subprocess.run([shutil.which("lua5.4"), "-e", probe, "-"] + files, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, check=True).stdout.decode()
+    fields = {p: (entry, on, to) for p, entry, on, to in (l.split("\t") for l in out.splitlines())}
+    rows = ["| domain | agents | entry task | handoffs out (file: source task → target task) |\n",
+            "|---|---|---|---|\n"]
+    for d in names:
+        entry = fields[os.path.join(root, d, "config.lua")][0]
+        hs = []
+        for h in scripts(d, "handoffs"):
+            _, on, to = fields[os.path.join(root, d, "handoffs", h + ".lua")]
+            hs.append("`%s`: `%s` → `%s`" % (h, on, to))
+        rows.append("| `%s` | %s | %s | %s |\n" % (
+            d, ", ".join("`%s`" % a for a in scripts(d, "agents")),
+            "`%s.%s`" % (d, entry) if entry != "nil" else "—", "<br>".join(hs) or "—"))
+    return "".join(rows)
 
 
 class AgencyTestCommand(unittest.TestCase):
@@ -263,31 +303,151 @@ class AgencyTestCommand(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(REPO_ROOT, "domains", lib_path)), lib_path)
 
     def test_the_examples_in_the_scripting_guide_pass(self):
-        """docs/scripting.md: each ```lua block after <!-- example-test: DOMAIN_DIR --> runs as a test file of that
-        domain (in a copy of its domains root) and passes; <!-- example-compiles --> blocks load as Lua."""
-        with open(os.path.join(REPO_ROOT, "docs", "scripting.md")) as f:
+        """docs/scripting.md, read top to bottom like a new staff member would, with its examples run on the way.
+
+        The guide works in a copy of the repository's domains/ tree (the workspace, the current directory of
+        its commands). A marker on the line before a fenced block says what to do with the block:
+          <!-- example-file: PATH -->      write the block to PATH in the workspace (a later one replaces it:
+                                           the guide edits the file)
+          <!-- example-patch: PATH -->     a ```diff block: replace its ' '/'-' lines in PATH by its ' '/'+'
+                                           lines; undone at the next file, patch or test marker or `## ` heading
+          <!-- example-run[: exit N] -->   a ```sh block: each `agency ...` line runs (AGENCY_* unset, so the
+                                           default ./domains applies) and must exit N (default 0)
+          <!-- example-output -->         the output of the run before: a ```json block equals its stdout as
+                                           JSON; any other block equals stdout then stderr line by line, with
+                                           durations ("0.12 s") and "N scripts ok" counts not compared and a
+                                           `...` line matching any number of lines
+          <!-- example-test: DIR -->       a ```lua block run as a test file of the domain DIR: in the
+                                           workspace when DIR is under domains/, else in a copy of DIR's parent
+                                           (fixtures); it must pass, every test() in it
+          <!-- example-compiles -->        a ```lua block that must load as Lua
+        """
+        with open(GUIDE) as f:
             doc = f.read()
-        tests = re.findall(r"<!-- example-test: (\S+) -->\n```lua\n(.*?)```", doc, re.S)
-        compiles = re.findall(r"<!-- example-compiles -->\n```lua\n(.*?)```", doc, re.S)
-        self.assertGreaterEqual(len(tests), 3)
-        self.assertGreaterEqual(len(compiles), 2)
         tmp = tempfile.mkdtemp(prefix="agency-test-doc-")
         self.addCleanup(shutil.rmtree, tmp, True)
-        for i, (domain_dir, code) in enumerate(tests):
-            root = os.path.join(tmp, str(i), "domains")
-            shutil.copytree(os.path.join(REPO_ROOT, os.path.dirname(domain_dir)), root,
-                            ignore=shutil.ignore_patterns("*_test.lua"))
-            path = os.path.join(root, os.path.basename(domain_dir), "agents", "doc_example_test.lua")
-            with open(path, "w") as f:
-                f.write(code)
-            rc, out, err = self.run_test(path)
-            self.assertEqual(rc, 0, "example %d (%s):\n%s\n%s%s" % (i, domain_dir, code, out, err))
-            self.assertEqual(self.summary(out)[:2], (len(re.findall(r"(?m)^test\(", code)), 0), out)
+        ws = os.path.join(tmp, "guide")
+        shutil.copytree(os.path.join(REPO_ROOT, "domains"), os.path.join(ws, "domains"))
         lua = shutil.which("lua5.4")
-        for code in compiles:
-            p = subprocess.run([lua, "-e", "assert(load(io.read('a'), '=example'))"], input=code.encode(),
+        counts = {}
+        patch = None   # (path, its text before the patch)
+        last = None    # (what ran, rc, stdout, stderr) of the last example-run
+        for m in GUIDE_TOKEN.finditer(doc):
+            kind, arg, lang, code = m.group("kind"), m.group("arg"), m.group("lang"), m.group("code")
+            where = "docs/scripting.md:%d" % (doc.count("\n", 0, m.start()) + 1)
+            if patch and (kind is None or kind in ("example-file", "example-patch", "example-test")):
+                with open(patch[0], "w") as f:
+                    f.write(patch[1])
+                patch = None
+            if kind is None:  # a heading
+                last = None
+                continue
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind in ("example-file", "example-patch"):
+                self.assertTrue(arg and not os.path.isabs(arg) and ".." not in arg.split("/"), where)
+                path = os.path.join(ws, arg)
+            if kind == "example-file":
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w") as f:
+                    f.write(code)
+            elif kind == "example-patch":
+                self.assertEqual(lang, "diff", where)
+                lines = code.splitlines()
+                self.assertTrue(all(l[:1] in (" ", "-", "+") for l in lines), where + ": a diff line starts with ' ', - or +")
+                old = "\n".join(l[1:] for l in lines if l[:1] in (" ", "-")) + "\n"
+                new = "\n".join(l[1:] for l in lines if l[:1] in (" ", "+")) + "\n"
+                with open(path) as f:
+                    text = f.read()
+                self.assertEqual(text.count(old), 1, "%s: the lines to patch are not once in %s:\n%s" % (where, arg, old))
+                with open(path, "w") as f:
+                    f.write(text.replace(old, new))
+                patch = (path, text)
+            elif kind == "example-run":
+                self.assertEqual(lang, "sh", where)
+                want = int(re.fullmatch(r"exit (\d+)", arg).group(1)) if arg else 0
+                cmds = [l for l in (re.sub(r"\s+#.*$", "", l).strip() for l in code.splitlines()) if l and l[0] != "#"]
+                self.assertTrue(cmds, where)
+                for cmd in cmds:
+                    argv = shlex.split(cmd)
+                    self.assertEqual(argv[0], "agency", "%s: %s" % (where, cmd))
+                    rc, out, err = self.run_agency(argv[1:], cwd=ws)
+                    self.assertEqual(rc, want, "%s: %s exited %d:\n%s%s" % (where, cmd, rc, out, err))
+                    last = (cmd, rc, out, err)
+            elif kind == "example-output":
+                self.assertIsNotNone(last, where + ": an example-output with no example-run before it")
+                cmd, rc, out, err = last
+                if lang == "json":
+                    self.assertEqual(json.loads(out), json.loads(code), "%s: %s" % (where, cmd))
+                else:
+                    self.assert_lines(code, out + err, "%s: %s" % (where, cmd))
+            elif kind == "example-test":
+                self.assertEqual(lang, "lua", where)
+                if arg.startswith("domains/"):
+                    domain = os.path.join(ws, arg)
+                else:
+                    root = os.path.join(tmp, str(counts[kind]), "domains")
+                    shutil.copytree(os.path.join(REPO_ROOT, os.path.dirname(arg)), root,
+                                    ignore=shutil.ignore_patterns("*_test.lua"))
+                    domain = os.path.join(root, os.path.basename(arg))
+                path = os.path.join(domain, "agents", "doc_example_test.lua")
+                with open(path, "w") as f:
+                    f.write(code)
+                rc, out, err = self.run_test(path)
+                os.unlink(path)
+                self.assertEqual(rc, 0, "%s (%s):\n%s\n%s%s" % (where, arg, code, out, err))
+                self.assertEqual(self.summary(out)[:2], (len(re.findall(r"(?m)^test\(", code)), 0), where + "\n" + out)
+            elif kind == "example-compiles":
+                self.assertEqual(lang, "lua", where)
+                p = subprocess.run([lua, "-e", "assert(load(io.read('a'), '=example'))"], input=code.encode(),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                self.assertEqual(p.returncode, 0, where + "\n" + code + p.stderr.decode())
+            else:
+                self.fail("%s: unknown marker <!-- %s -->" % (where, kind))
+        for kind, least in (("example-file", 8), ("example-patch", 3), ("example-run", 8), ("example-output", 6),
+                            ("example-test", 4), ("example-compiles", 2)):
+            self.assertGreaterEqual(counts.get(kind, 0), least, "%s blocks in the guide: %r" % (kind, counts))
+
+    def run_agency(self, args, cwd):
+        full = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
+        binary = os.path.abspath(os.path.join(REPO_ROOT, agency_bin()))
+        p = subprocess.run([binary] + list(args), cwd=cwd, env=full, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def assert_lines(self, expected, actual, what):
+        """actual's lines equal expected's, durations and script counts aside; a `...` line matches any lines."""
+        def norm(s):
+            s = re.sub(r"\b\d+(?:\.\d+)? s\b", "N s", s)
+            return re.sub(r"^\d+ scripts ok", "N scripts ok", s)
+        exp = [norm(l) for l in expected.splitlines()]
+        act = [norm(l) for l in actual.splitlines()]
+        pattern = "".join(r"(?:[^\n]*\n)*?" if l == "..." else re.escape(l) + r"\n" for l in exp)
+        self.assertRegex("\n".join(act) + "\n", re.compile(r"\A" + pattern + r"\Z"),
+                         "%s: the output differs from the guide's" % what)
+
+    def test_every_lua_block_of_the_guide_is_checked(self):
+        """A ```lua block of docs/scripting.md that is Lua (it loads) carries a marker, so it is run or compiled."""
+        with open(GUIDE) as f:
+            doc = f.read()
+        lua = shutil.which("lua5.4")
+        unmarked = []
+        for m in re.finditer(r"(?m)^(?P<before>[^\n]*)\n```lua\n(?P<code>.*?)```", doc, re.S):
+            if re.fullmatch(r"<!-- example-(?:file|test|compiles)(?:: .*)? -->", m.group("before")):
+                continue
+            p = subprocess.run([lua, "-e", "assert(load(io.read('a'), '=example'))"], input=m.group("code").encode(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            self.assertEqual(p.returncode, 0, code + p.stderr.decode())
+            if p.returncode == 0:
+                unmarked.append("docs/scripting.md:%d" % (doc.count("\n", 0, m.start("code"))))
+        self.assertEqual(unmarked, [], "Lua blocks without an example marker")
+
+    def test_the_guides_domain_table_matches_the_files(self):
+        """The table after <!-- domains-table --> in docs/scripting.md is what domains/ holds (domains_table())."""
+        with open(GUIDE) as f:
+            doc = f.read()
+        m = re.search(r"<!-- domains-table -->\n((?:\|[^\n]*\n)+)", doc)
+        self.assertIsNotNone(m, "no <!-- domains-table --> in the guide")
+        self.assertEqual(m.group(1), domains_table(),
+                         "regenerate it: python3 tests/integration/test_agency_test.py --domains-table")
 
     def test_help_lists_the_command(self):
         binary = os.path.abspath(os.path.join(REPO_ROOT, agency_bin()))
@@ -296,4 +456,7 @@ class AgencyTestCommand(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    if sys.argv[1:] == ["--domains-table"]:  # print the guide's domains table (docs/scripting.md)
+        sys.stdout.write(domains_table())
+    else:
+        unittest.main()

@@ -315,8 +315,8 @@ class AgencyTestCommand(unittest.TestCase):
                                            default ./domains applies) and must exit N (default 0)
           <!-- example-output -->         the output of the run before: a ```json block equals its stdout as
                                            JSON; any other block equals stdout then stderr line by line, with
-                                           durations ("0.12 s") and "N scripts ok" counts not compared and a
-                                           `...` line matching any number of lines
+                                           durations ("0.12 s"), "N scripts ok" counts and the engine's JSON
+                                           log lines left out, and a `...` line matching any number of lines
           <!-- example-test: DIR -->       a ```lua block run as a test file of the domain DIR: in the
                                            workspace when DIR is under domains/, else in a copy of DIR's parent
                                            (fixtures); it must pass, every test() in it
@@ -415,12 +415,13 @@ class AgencyTestCommand(unittest.TestCase):
         return p.returncode, p.stdout.decode(), p.stderr.decode()
 
     def assert_lines(self, expected, actual, what):
-        """actual's lines equal expected's, durations and script counts aside; a `...` line matches any lines."""
+        """actual's lines equal expected's, durations and script counts aside and the engine's own log lines (JSON
+        objects with a "level", on stderr) left out; a `...` line matches any lines."""
         def norm(s):
             s = re.sub(r"\b\d+(?:\.\d+)? s\b", "N s", s)
             return re.sub(r"^\d+ scripts ok", "N scripts ok", s)
         exp = [norm(l) for l in expected.splitlines()]
-        act = [norm(l) for l in actual.splitlines()]
+        act = [norm(l) for l in actual.splitlines() if not re.match(r'\{"ts":"[^"]*","level":', l)]
         pattern = "".join(r"(?:[^\n]*\n)*?" if l == "..." else re.escape(l) + r"\n" for l in exp)
         self.assertRegex("\n".join(act) + "\n", re.compile(r"\A" + pattern + r"\Z"),
                          "%s: the output differs from the guide's" % what)
@@ -439,6 +440,23 @@ class AgencyTestCommand(unittest.TestCase):
             if p.returncode == 0:
                 unmarked.append("docs/scripting.md:%d" % (doc.count("\n", 0, m.start("code"))))
         self.assertEqual(unmarked, [], "Lua blocks without an example marker")
+
+    def test_the_guides_links_point_at_its_headings(self):
+        """Every [text](#anchor) of docs/scripting.md names one of its headings (GitHub's anchors)."""
+        with open(GUIDE) as f:
+            doc = f.read()
+        anchors, fenced = set(), False
+        for line in doc.splitlines():
+            if line.startswith("```"):
+                fenced = not fenced
+            elif not fenced and re.match(r"#{1,6} ", line):
+                anchors.add(re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-"))
+        links = set(re.findall(r"\]\(#([^)]+)\)", doc))
+        self.assertGreaterEqual(len(links), 15)
+        self.assertEqual(sorted(links - anchors), [])
+        with open(os.path.join(REPO_ROOT, "README.md")) as f:
+            for link in re.findall(r"docs/scripting\.md#([\w-]+)", f.read()):
+                self.assertIn(link, anchors, "README.md links to docs/scripting.md#" + link)
 
     def test_the_guides_domain_table_matches_the_files(self):
         """The table after <!-- domains-table --> in docs/scripting.md is what domains/ holds (domains_table())."""

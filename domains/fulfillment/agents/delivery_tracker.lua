@@ -25,78 +25,19 @@
 -- status never depends on it. When every milestone is done, handoffs/delivery_to_qa.lua hands the
 -- deliverables to QA.
 
----------------------------------------------------------------------------
--- the working_days rule (tools/working_days.lua; tests/scripts/domains_test.lua keeps them equal)
-
-local function days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = (y >= 0 and y or y - 399) // 400
-  local yoe = y - era * 400
-  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-
-local function civil_from_days(z)
-  z = z + 719468
-  local era = (z >= 0 and z or z - 146096) // 146097
-  local doe = z - era * 146097
-  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-  local mp = (5 * doy + 2) // 153
-  local d = doy - (153 * mp + 2) // 5 + 1
-  local m = mp + (mp < 10 and 3 or -9)
-  return m <= 2 and y + 1 or y, m, d
-end
-
-local function parse(s)
-  local y, m, d = tostring(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
-  if not y then error("not an ISO date (YYYY-MM-DD): " .. tostring(s), 0) end
-  y, m, d = tonumber(y), tonumber(m), tonumber(d)
-  local n = days_from_civil(y, m, d)
-  local y2, m2, d2 = civil_from_days(n)
-  if y2 ~= y or m2 ~= m or d2 ~= d then error("no such date: " .. s, 0) end
-  return n
-end
-
-local function format(n)
-  local y, m, d = civil_from_days(n)
-  return string.format("%04d-%02d-%02d", y, m, d)
-end
-
-local function holiday_set(list)
-  local set = {}
-  for _, h in ipairs(type(list) == "table" and list or {}) do set[parse(h)] = true end
-  return set
-end
-
-local function is_working(n, hol)
-  local wd = (n + 4) % 7 -- 1970-01-01 was a Thursday; 0 = Sunday, 6 = Saturday
-  return wd ~= 0 and wd ~= 6 and not hol[n]
-end
-
-local function add(date, days, holidays)
-  local hol, n = holiday_set(holidays), parse(date)
-  while not is_working(n, hol) do n = n + 1 end
-  for _ = 1, days do
-    repeat n = n + 1 until is_working(n, hol)
+-- The working_days rule, from tools/working_days.lua through ctx.tool (the one copy of the rule), for
+-- one project's holidays: add(date, days), between(from, to) (working days), after(a, b) (a later date).
+local function working_days(ctx, holidays)
+  local function call(args)
+    args.holidays = holidays
+    return ctx.tool("working_days", args)
   end
-  return format(n)
+  return {
+    add = function(date, days) return call({ op = "add", date = date, days = days }).result end,
+    between = function(from, to) return call({ op = "between", date = from, ["end"] = to }).working_days end,
+    after = function(a, b) return call({ op = "between", date = b, ["end"] = a }).calendar_days > 0 end,
+  }
 end
-
-local function between(from, to, holidays)
-  local hol, a, b = holiday_set(holidays), parse(from), parse(to)
-  local sign = 1
-  if b < a then a, b, sign = b, a, -1 end
-  local count = 0
-  for n = a + 1, b do
-    if is_working(n, hol) then count = count + 1 end
-  end
-  return sign * count
-end
-
----------------------------------------------------------------------------
 
 local function str(v) return type(v) == "string" and v ~= "" and v or nil end
 
@@ -136,9 +77,11 @@ end
 
 local SEVERITY = { low = 1, medium = 2, high = 3 }
 
--- Pure: the tracking, without the words. input = the task input (validated); today = the default as_of.
-local function track(input, today)
+-- The tracking, without the words. input = the task input (validated); today = the default as_of;
+-- ctx for ctx.tool (the working_days rule).
+local function track(input, today, ctx)
   local hol = input.holidays
+  local wd = working_days(ctx, hol)
   local mode = input.mode or "track"
   local as_of = str(input.as_of) or today
   local milestones, by_id = {}, {}
@@ -157,7 +100,7 @@ local function track(input, today)
       why = "no milestone " .. tostring(u.milestone) .. " in the plan"
     elseif m.status == "done" and u.status ~= "done" then
       why = m.id .. " is done already: it cannot go back to " .. u.status
-    elseif u.status == "done" and str(u.completed_on) and parse(u.completed_on) > parse(as_of) then
+    elseif u.status == "done" and str(u.completed_on) and wd.after(u.completed_on, as_of) then
       why = "completed_on " .. u.completed_on .. " is after as_of " .. as_of
     end
     if why then
@@ -175,7 +118,7 @@ local function track(input, today)
     for _, m in ipairs(milestones) do
       if m.status ~= "done" then
         m.status, m.completed_on, m.checks_done = "done", m.due, union(m.checks_done, m.checks)
-        if parse(m.due) > parse(as_of) then as_of = m.due end
+        if wd.after(m.due, as_of) then as_of = m.due end
       end
     end
   end
@@ -191,7 +134,7 @@ local function track(input, today)
     m.forecast_due = str(m.forecast_due)
     if m.status == "done" then
       done_count = done_count + 1
-      m.slip_days = between(m.due, m.completed_on, hol)
+      m.slip_days = wd.between(m.due, m.completed_on)
       carry = math.max(0, m.slip_days)
       if m.slip_days > 0 then risk(m, "low", string.format("%s %s was delivered %d working days late", m.id, m.name, m.slip_days)) end
       local open = missing_checks(m)
@@ -200,14 +143,14 @@ local function track(input, today)
       end
     else
       local own = 0
-      local overdue = between(m.due, as_of, hol)
+      local overdue = wd.between(m.due, as_of)
       if overdue > 0 then
         own = overdue
         risk(m, overdue > 5 and "high" or "medium",
           string.format("%s %s is %d working days overdue (due %s)", m.id, m.name, overdue, m.due))
       end
       if m.forecast_due then
-        local f = between(m.due, m.forecast_due, hol)
+        local f = wd.between(m.due, m.forecast_due)
         if f > 0 then
           own = math.max(own, f)
           risk(m, "medium", string.format("%s %s is forecast %d working days late (%s)", m.id, m.name, f, m.forecast_due))
@@ -217,13 +160,13 @@ local function track(input, today)
         blocked = true
         risk(m, "high", string.format("%s %s is blocked%s", m.id, m.name, m.note and (": " .. m.note) or ""))
       elseif m.status == "planned" and overdue <= 0 then
-        local left = between(as_of, m.due, hol)
+        local left = wd.between(as_of, m.due)
         if left <= 2 and carry == 0 then
           risk(m, "medium", string.format("%s %s has not started and is due in %d working days", m.id, m.name, left))
         end
       end
       m.slip_days = math.max(own, carry)
-      if m.slip_days > 0 then m.projected_due = add(m.due, m.slip_days, hol) end
+      if m.slip_days > 0 then m.projected_due = wd.add(m.due, m.slip_days) end
       carry = m.slip_days
     end
   end
@@ -238,7 +181,7 @@ local function track(input, today)
   local last_due = milestones[#milestones].due
   local end_date = str(project.end_date) or last_due
   project.slip_days = carry
-  project.projected_end = carry > 0 and add(end_date, carry, hol) or end_date
+  project.projected_end = carry > 0 and wd.add(end_date, carry) or end_date
   project.status = all_done and "delivered" or "in_delivery"
   table.sort(risks, function(a, b)
     if SEVERITY[a.severity] ~= SEVERITY[b.severity] then return SEVERITY[a.severity] > SEVERITY[b.severity] end
@@ -285,7 +228,7 @@ local agent = {
   name = "Delivery Tracker",
   capabilities = { "delivery_tracking", "risk_management" },
   tools = { "working_days" },
-  track = track, between = between, -- pure, for tests
+  track = track, -- for tests
 }
 
 function agent.run(task, ctx)
@@ -294,7 +237,7 @@ function agent.run(task, ctx)
       or #input.milestones == 0 then
     error("delivery_tracker: task.input needs project and milestones")
   end
-  local ok, r = pcall(track, input, time.iso():sub(1, 10))
+  local ok, r = pcall(track, input, time.iso():sub(1, 10), ctx)
   if not ok then error("delivery_tracker: " .. tostring(r)) end
 
   local rows, risk_rows = {}, {}

@@ -10,7 +10,8 @@
 --             designer, articles or copy -> content lead, a dashboard, report or audit -> data analyst,
 --             a campaign, channel or strategy -> marketing lead, else the delivery lead); input.team maps a
 --             role to a person. Then the QA window (2 working days, QA lead) and the handover (1 working
---             day, account manager). Dates skip weekends and input.holidays (the working_days rule).
+--             day, account manager). Dates skip weekends and input.holidays
+--             (tools/working_days.lua, called with ctx.tool).
 --   checks    each deliverable's acceptance checklist: acceptance_criteria, peer_review,
 --             client_sign_off, documentation, plus its role's (cross_browser_test, proofread, ...).
 --   budget    kickoff 5%, delivery 70% (split evenly over the deliverables), QA 10%, handover 5%,
@@ -47,67 +48,13 @@ local ROLE_CHECKS = {
   delivery_lead = {},
 }
 
----------------------------------------------------------------------------
--- the working_days rule (tools/working_days.lua; tests/scripts/domains_test.lua keeps them equal)
-
-local function days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = (y >= 0 and y or y - 399) // 400
-  local yoe = y - era * 400
-  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-
-local function civil_from_days(z)
-  z = z + 719468
-  local era = (z >= 0 and z or z - 146096) // 146097
-  local doe = z - era * 146097
-  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-  local mp = (5 * doy + 2) // 153
-  local d = doy - (153 * mp + 2) // 5 + 1
-  local m = mp + (mp < 10 and 3 or -9)
-  return m <= 2 and y + 1 or y, m, d
-end
-
-local function parse(s)
-  local y, m, d = tostring(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
-  if not y then error("not an ISO date (YYYY-MM-DD): " .. tostring(s), 0) end
-  y, m, d = tonumber(y), tonumber(m), tonumber(d)
-  local n = days_from_civil(y, m, d)
-  local y2, m2, d2 = civil_from_days(n)
-  if y2 ~= y or m2 ~= m or d2 ~= d then error("no such date: " .. s, 0) end
-  return n
-end
-
-local function format(n)
-  local y, m, d = civil_from_days(n)
-  return string.format("%04d-%02d-%02d", y, m, d)
-end
-
-local function holiday_set(list)
-  local set = {}
-  for _, h in ipairs(type(list) == "table" and list or {}) do set[parse(h)] = true end
-  return set
-end
-
-local function is_working(n, hol)
-  local wd = (n + 4) % 7 -- 1970-01-01 was a Thursday; 0 = Sunday, 6 = Saturday
-  return wd ~= 0 and wd ~= 6 and not hol[n]
-end
-
-local function add(date, days, holidays)
-  local hol, n = holiday_set(holidays), parse(date)
-  while not is_working(n, hol) do n = n + 1 end
-  for _ = 1, days do
-    repeat n = n + 1 until is_working(n, hol)
+-- The working_days rule, from tools/working_days.lua through ctx.tool (the one copy of the rule):
+-- add(date, days, holidays) = the date `days` working days after `date`.
+local function working_days_add(ctx)
+  return function(date, days, holidays)
+    return ctx.tool("working_days", { op = "add", date = date, days = days, holidays = holidays }).result
   end
-  return format(n)
 end
-
----------------------------------------------------------------------------
 
 local function money(x)
   local i = math.tointeger(x)
@@ -150,8 +97,8 @@ local function settings(input, ctx)
   return { day_rate = rate, split = split }
 end
 
--- Pure: the plan, without the words. input = the task input (validated).
-local function plan(input, cfg)
+-- The plan, without the words. input = the task input (validated); add = working_days_add(ctx).
+local function plan(input, cfg, add)
   local deal = input.deal
   local holidays = input.holidays
   local team = type(input.team) == "table" and input.team or {}
@@ -264,7 +211,7 @@ local agent = {
   name = "Project Planner",
   capabilities = { "project_planning", "scheduling", "budgeting" },
   tools = { "working_days" },
-  plan = plan, add_working_days = add, role_of = role_of, -- pure, for tests
+  plan = plan, role_of = role_of, -- for tests
   DEFAULTS = DEFAULTS, STANDARD_CHECKS = STANDARD_CHECKS,
 }
 
@@ -276,7 +223,7 @@ function agent.run(task, ctx)
     error("project_planner: task.input.deal needs client, value > 0, signed_on and deliverables")
   end
   local cfg = settings(input, ctx)
-  local ok, p = pcall(plan, input, cfg)
+  local ok, p = pcall(plan, input, cfg, working_days_add(ctx))
   if not ok then error("project_planner: " .. tostring(p)) end
 
   local rows = {}

@@ -3,9 +3,10 @@
 --   op "add":     the date `days` working days after `date` (days = 0: `date` itself when it is a
 --                 working day, else the next working day). add(Mon, 4) = Fri; add(Fri, 1) = Mon.
 --   op "between": signed working days from `date` to `end`, not counting `date` itself:
---                 between(Mon, Fri) = 4, between(Fri, Mon) = 1, between(Fri, Thu before) = -1.
--- agents/project_planner.lua and agents/delivery_tracker.lua run the same functions (copied: an
--- agent cannot call a tool directly); tests/scripts/domains_test.lua keeps them equal.
+--                 between(Mon, Fri) = 4, between(Fri, Mon) = 1, between(Fri, Thu before) = -1;
+--                 and calendar_days, the signed calendar days (> 0: `end` is after `date`).
+-- The one place the rule lives: agents/project_planner.lua and agents/delivery_tracker.lua call it
+-- with ctx.tool, and a model can call it too.
 
 -- Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
 local function days_from_civil(y, m, d)
@@ -79,7 +80,7 @@ end
 return {
   name = "working_days",
   description = "Business-day date arithmetic: add N working days to a date, or count working days "
-    .. "between two dates (weekends and the given holidays excluded)",
+    .. "between two dates (weekends and the given holidays excluded; calendar_days too)",
   parameters = {
     type = "object",
     required = { "op", "date" },
@@ -100,6 +101,7 @@ return {
     end
     if type(args["end"]) ~= "string" then error("between needs end (a date)", 0) end
     return { op = "between", date = args.date, ["end"] = args["end"],
-             working_days = between(args.date, args["end"], args.holidays) }
+             working_days = between(args.date, args["end"], args.holidays),
+             calendar_days = parse(args["end"]) - parse(args.date) }
   end,
 }

@@ -5,8 +5,9 @@
 --   offer   input.offer (a spec with tiers), else the offer domain's memory for input.offer_slug
 --           (offer:<slug>:latest, offer:<slug>:v<N>), else the agency's default catalogue below.
 --   tier    the most expensive tier whose price fits the lead's budget, after the discount the lead's
---           tier allows (hot 10%, warm 5%, cold 0%: the deal_pricing rule); no tier fits -> the entry
---           tier at list price (fits_budget = false); budget unknown -> the entry tier.
+--           tier allows (hot 10%, warm 5%, cold 0%): each tier is priced by tools/deal_pricing.lua,
+--           called with ctx.tool; no tier fits -> the entry tier at list price (fits_budget = false);
+--           budget unknown -> the entry tier.
 --   value   the tier's price after that discount.
 --   approval  value > approval_threshold (config.lua, 25000) -> task.approve{reason=, data=}: the task
 --           waits for a human; approved -> status "approved", rejected -> status "rejected" (the
@@ -51,8 +52,6 @@ local function money(x)
   return string.format("%.2f", x)
 end
 
-local function round2(x) return math.floor(x * 100 + 0.5) / 100 end
-
 local function slugify(s)
   local slug = s:lower():gsub("[^%w]+", "-"):gsub("^%-+", ""):gsub("%-+$", "")
   return slug:sub(1, 40)
@@ -67,40 +66,6 @@ local function strings(list)
     if type(v) == "string" and v ~= "" then out[#out + 1] = v end
   end
   return out
-end
-
--- The deal_pricing rule (tools/deal_pricing.lua; tests/scripts/domains_test.lua keeps them equal).
-local function price_deal(a)
-  local list = a.list_price
-  local max_pct = a.max_discount_pct or DEFAULTS.max_discount_pct[a.lead_tier] or 0
-  local threshold = a.approval_threshold or DEFAULTS.approval_threshold
-  local budget = type(a.budget) == "number" and a.budget or nil
-  local r = { list_price = list, discount_pct = 0, price = list, budget = budget, max_discount_pct = max_pct,
-              approval_threshold = threshold, reasons = {} }
-  if budget == nil then
-    r.fits_budget = nil
-    r.reasons[#r.reasons + 1] = "budget unknown: list price, no discount"
-  elseif list <= budget then
-    r.fits_budget = true
-    r.reasons[#r.reasons + 1] = string.format("list price %s within budget %s", money(list), money(budget))
-  else
-    local needed = math.ceil((1 - budget / list) * 100 - 1e-9)
-    if needed <= max_pct then
-      r.discount_pct = needed
-      r.price = round2(list * (100 - needed) / 100)
-      r.fits_budget = r.price <= budget
-      r.reasons[#r.reasons + 1] = string.format("list price %s over budget %s: %d%% discount (a %s lead allows %d%%) -> %s",
-        money(list), money(budget), needed, tostring(a.lead_tier), max_pct, money(r.price))
-    else
-      r.fits_budget = false
-      r.reasons[#r.reasons + 1] = string.format("list price %s over budget %s: would need %d%%, a %s lead allows %d%%",
-        money(list), money(budget), needed, tostring(a.lead_tier), max_pct)
-    end
-  end
-  r.needs_approval = r.price > threshold
-  r.reasons[#r.reasons + 1] = string.format("%s %s approval threshold %s", money(r.price),
-    r.needs_approval and "above the" or "within the", money(threshold))
-  return r
 end
 
 -- The domain settings: ctx.config when the engine passes it, else the defaults (= config.lua).
@@ -158,12 +123,12 @@ local function lead_tier_of(lead)
   return (s >= 80 and "hot") or (s >= 60 and "warm") or "cold"
 end
 
--- Pure: the tier for a budget. Returns tier, pricing, reason.
-local function pick_tier(tiers, budget, lead_tier, cfg)
+-- The tier for a budget, each tier priced by the deal_pricing tool (ctx.tool). Returns tier, pricing, reason.
+local function pick_tier(tiers, budget, lead_tier, cfg, ctx)
   local function price(t)
-    return price_deal{ list_price = t.price, budget = budget, lead_tier = lead_tier,
-                       approval_threshold = cfg.approval_threshold,
-                       max_discount_pct = cfg.max_discount_pct[lead_tier] or 0 }
+    return ctx.tool("deal_pricing", { list_price = t.price, budget = budget, lead_tier = lead_tier,
+                                      approval_threshold = cfg.approval_threshold,
+                                      max_discount_pct = cfg.max_discount_pct[lead_tier] or 0 })
   end
   if budget == nil then
     return tiers[1], price(tiers[1]), "budget unknown: the entry tier " .. tiers[1].name
@@ -237,7 +202,7 @@ local agent = {
   name = "Proposal Writer",
   capabilities = { "proposal_writing", "pricing", "approval" },
   tools = { "crm_lookup", "deal_pricing" },
-  price_deal = price_deal, pick_tier = pick_tier, normalize_offer = normalize_offer, -- pure, for tests
+  pick_tier = pick_tier, normalize_offer = normalize_offer, -- for tests
   DEFAULTS = DEFAULTS, DEFAULT_OFFER = DEFAULT_OFFER,
 }
 
@@ -253,7 +218,7 @@ function agent.run(task, ctx)
   local currency = offer.currency or cfg.currency
   local budget = num(lead.budget)
   local lead_tier = lead_tier_of(lead)
-  local tier, pricing, why = pick_tier(offer.tiers, budget, lead_tier, cfg)
+  local tier, pricing, why = pick_tier(offer.tiers, budget, lead_tier, cfg, ctx)
   reasons[#reasons + 1] = string.format("offer %s (%s)", offer.name, offer.source)
   reasons[#reasons + 1] = why
   for _, r in ipairs(pricing.reasons) do reasons[#reasons + 1] = r end

@@ -5,9 +5,11 @@
 -- the smallest whole percentage that fits the budget; when even the largest allowed one does not fit,
 -- there is no discount (margin is not given away for a deal that still does not fit).
 -- A price above the approval threshold (config.lua approval_threshold) needs a human's approval.
+-- max_discount_pct and approval_threshold, when given, replace the defaults below (the proposal
+-- writer passes the domain's ctx.config values).
 --
--- agents/proposal_writer.lua runs the same rule (price_deal below, copied: an agent cannot call a
--- tool directly); tests/scripts/domains_test.lua checks that both give the same answers.
+-- The one place the rule lives: agents/proposal_writer.lua prices every tier with it through
+-- ctx.tool, and a model can call it too.
 
 local MAX_DISCOUNT_PCT = { hot = 10, warm = 5, cold = 0 } -- = config.lua max_discount_pct
 local APPROVAL_THRESHOLD = 25000                          -- = config.lua approval_threshold
@@ -66,6 +68,8 @@ return {
       budget = { type = "number", minimum = 0 },
       lead_tier = { type = "string", enum = { "hot", "warm", "cold" } },
       approval_threshold = { type = "number", exclusiveMinimum = 0 },
+      max_discount_pct = { type = "number", minimum = 0, maximum = 100,
+                           description = "default by lead_tier: hot 10, warm 5, cold 0" },
     },
     additionalProperties = false,
   },

@@ -106,6 +106,7 @@ void ag_api_workflows_get(ag_http_ctx_t *c);
 void ag_api_workflows_cancel(ag_http_ctx_t *c);
 void ag_api_handoffs_list(ag_http_ctx_t *c);
 void ag_api_tasks_approve(ag_http_ctx_t *c);
+void ag_api_tasks_approval(ag_http_ctx_t *c);
 void ag_api_memory_list(ag_http_ctx_t *c); /* api/memory.c */
 
 #endif

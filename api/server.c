@@ -44,6 +44,7 @@ static const route_t routes[] = {
     {"GET", "/api/v1/tasks/", "/llm-calls", ag_api_tasks_llm_calls, "tasks:read", 0, "/api/v1/tasks/{id}/llm-calls"},
     {"GET", "/api/v1/tasks", NULL, ag_api_tasks_list, "tasks:read", 0, "/api/v1/tasks"},
     {"POST", "/api/v1/tasks/", "/approve", ag_api_tasks_approve, "tasks:write", 1, "/api/v1/tasks/{id}/approve"},
+    {"GET", "/api/v1/tasks/", "/approval", ag_api_tasks_approval, "tasks:read", 0, "/api/v1/tasks/{id}/approval"},
     {"POST", "/api/v1/workflows", NULL, ag_api_workflows_create, "tasks:write", 1, "/api/v1/workflows"},
     {"GET", "/api/v1/workflows", NULL, ag_api_workflows_list, "tasks:read", 0, "/api/v1/workflows"},
     {"GET", "/api/v1/workflows/", "", ag_api_workflows_get, "tasks:read", 0, "/api/v1/workflows/{id}"},

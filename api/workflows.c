@@ -306,3 +306,42 @@ void ag_api_tasks_approve(ag_http_ctx_t *c)
     ag_task_clear(&t);
     ag_approve_req_clear(&r);
 }
+
+/* GET /api/v1/tasks/{id}/approval: what the task asked a human (its newest task.approve{}), and the decision */
+void ag_api_tasks_approval(ag_http_ctx_t *c)
+{
+    ag_store_t *st = c->w->store;
+    ag_task_t t = {0};
+    ag_err_t err;
+    int rc = st->ops->task_get(st, c->id, &t, &err);
+    if (rc != 0) {
+        ag_http_send_store_error(c, rc, &err);
+        return;
+    }
+    ag_task_clear(&t);
+    ag_approval_t a;
+    if ((rc = st->ops->approval_get(st, c->id, 0, &a, &err)) != 0) {
+        ag_http_send_store_error(c, rc, &err);
+        return;
+    }
+    ag_buf_t b;
+    ag_buf_init(&b);
+    ag_buf_printf(&b, "{\"task_id\":%lld,\"seq\":%d,\"status\":", (long long)a.task_id, a.seq);
+    ag_buf_json_strz(&b, a.status);
+    ag_buf_puts(&b, ",\"reason\":");
+    ag_buf_json_strz(&b, a.reason);
+    ag_buf_puts(&b, ",\"data\":");
+    ag_buf_puts(&b, a.data ? a.data : "null");
+    ag_buf_puts(&b, ",\"comment\":");
+    ag_buf_json_strz(&b, a.comment);
+    ag_buf_puts(&b, ",\"decided_by\":");
+    ag_buf_json_strz(&b, a.decided_by);
+    ag_buf_puts(&b, ",\"requested_at\":");
+    ag_buf_json_time(&b, a.requested_at);
+    ag_buf_puts(&b, ",\"decided_at\":");
+    ag_buf_json_time(&b, a.decided_at);
+    ag_buf_putc(&b, '}');
+    ag_http_send_json(c, 200, b.data, b.len);
+    ag_buf_free(&b);
+    ag_approval_clear(&a);
+}

@@ -414,7 +414,7 @@ typedef struct ag_store_ops_s {
     /* Oldest first, ids above after_id. */
     int (*handoff_list)(ag_store_t *s, const ag_handoff_filter_t *f, int64_t after_id, int limit, ag_handoff_t **out,
                         size_t *n, ag_err_t *err);
-    /* The approval seq of a task; AG_ENOTFOUND when there is none. */
+    /* The approval seq of a task (seq 0: its newest); AG_ENOTFOUND when there is none. */
     int (*approval_get)(ag_store_t *s, int64_t task_id, int seq, ag_approval_t *out, ag_err_t *err);
     /* Decides a waiting task's pending approval and queues the task again (its max_attempts grows by one, so the
      * resumed run does not use up a retry). AG_ENOTFOUND: no task; AG_ESTATE (out filled): not waiting for one. */

@@ -39,6 +39,7 @@ enum {
     S_AP_REQUEUE,
     S_TASK_STATE,
     S_WF_IDLE,
+    S_AP_LATEST,
 };
 
 static const char *sql_text[] = {
@@ -73,6 +74,8 @@ static const char *sql_text[] = {
                   "ORDER BY id LIMIT ?6",
     [S_AP_GET] = "SELECT task_id, seq, reason, data, status, comment, decided_by, requested_at, decided_at "
                  "FROM approvals WHERE task_id = ?1 AND seq = ?2",
+    [S_AP_LATEST] = "SELECT task_id, seq, reason, data, status, comment, decided_by, requested_at, decided_at "
+                    "FROM approvals WHERE task_id = ?1 ORDER BY seq DESC LIMIT 1",
     [S_AP_DECIDE] = "UPDATE approvals SET status = ?2, comment = ?3, decided_by = ?4, decided_at = ?5 WHERE "
                     "task_id = ?1 AND status = 'pending' RETURNING seq, reason",
     [S_AP_REQUEUE] = "UPDATE tasks SET state = 'queued', run_at = ?2, updated_at = ?2, max_attempts = max_attempts + 1 "
@@ -519,11 +522,12 @@ int ag__sq_handoff_list(ag_store_t *s, const ag_handoff_filter_t *f, int64_t aft
 int ag__sq_approval_get(ag_store_t *s, int64_t task_id, int seq, ag_approval_t *out, ag_err_t *err)
 {
     memset(out, 0, sizeof(*out));
-    sqlite3_stmt *st = prep(s, S_AP_GET);
+    sqlite3_stmt *st = prep(s, seq > 0 ? S_AP_GET : S_AP_LATEST);
     if (st == NULL)
         return sq_db_error(ag__sqlite_db(s), err, "prepare approval get");
     sqlite3_bind_int64(st, 1, task_id);
-    sqlite3_bind_int(st, 2, seq);
+    if (seq > 0)
+        sqlite3_bind_int(st, 2, seq);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         out->task_id = sqlite3_column_int64(st, 0);
@@ -538,7 +542,8 @@ int ag__sq_approval_get(ag_store_t *s, int64_t task_id, int seq, ag_approval_t *
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
-        return ag_err_set(err, AG_ENOTFOUND, "task %lld has no approval %d", (long long)task_id, seq);
+        return seq > 0 ? ag_err_set(err, AG_ENOTFOUND, "task %lld has no approval %d", (long long)task_id, seq)
+                       : ag_err_set(err, AG_ENOTFOUND, "task %lld has asked for no approval", (long long)task_id);
     return rc == SQLITE_ROW ? 0 : sq_db_error(ag__sqlite_db(s), err, "approval get");
 }
 

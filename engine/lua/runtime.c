@@ -1075,9 +1075,17 @@ static int l_prepare(lua_State *L)
     }
     run->domain = ag_xstrdup(domain);
     const ag_script_t *sc = rt->snap ? ag_snapshot_find(rt->snap, domain, "agents", agent) : NULL;
-    if (sc == NULL)
+    if (sc == NULL) {
+        /* a file that never loaded: its error says why, not "not found" */
+        for (size_t i = 0; rt->snap && i < rt->snap->n; i++) {
+            const ag_script_t *bad = &rt->snap->items[i];
+            if (bad->error && strcmp(bad->kind, "agents") == 0 && strcmp(bad->name, agent) == 0 &&
+                strcmp(bad->domain, domain) == 0)
+                return luaL_error(L, "%s", bad->error);
+        }
         return luaL_error(L, "agent '%s' not found in domain '%s' (domains/%s/agents/%s.lua)", agent, domain, domain,
                           agent);
+    }
     memcpy(run->end.version, sc->hash, sizeof(run->end.version));
     run->end.agent_path = ag_xstrdup(sc->path);
     if (push_module(rt, sc, &err) != 0)

@@ -432,17 +432,52 @@ int ag_scripts_rescan(ag_scripts_t *s, int *changed, ag_err_t *err)
     return rc;
 }
 
+/* Is dir one domain (a config.lua or a kind directory in it) rather than a tree of domains? */
+static int is_domain_dir(const char *dir)
+{
+    char p[2100];
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/config.lua", dir);
+    if (stat(p, &st) == 0)
+        return 1;
+    for (const char **k = kinds; *k; k++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, *k);
+        if (is_dir(p))
+            return 1;
+    }
+    return 0;
+}
+
 int ag_scripts_check(const char *path, FILE *out, ag_err_t *err)
 {
     if (is_dir(path)) {
+        /* a tree of domains, or one domain (checked within its parent tree, so cross-checks still see the
+         * other domains, and only its scripts are reported) */
+        char root[1024], only[256] = "";
+        snprintf(root, sizeof(root), "%s", path);
+        size_t rl = strlen(root);
+        while (rl > 1 && root[rl - 1] == '/')
+            root[--rl] = '\0';
+        if (is_domain_dir(root)) {
+            char *slash = strrchr(root, '/');
+            snprintf(only, sizeof(only), "%s", slash ? slash + 1 : root);
+            if (slash == root)
+                root[1] = '\0';
+            else if (slash)
+                *slash = '\0';
+            else
+                snprintf(root, sizeof(root), ".");
+        }
         ag_scripts_t *s;
-        int rc = ag_scripts_new(&s, path, err);
+        int rc = ag_scripts_new(&s, root, err);
         if (rc != 0)
             return rc;
         int bad = 0;
         size_t good = 0;
         for (size_t i = 0; i < s->cur->n; i++) {
             const ag_script_t *sc = &s->cur->items[i];
+            if (only[0] && strcmp(sc->domain, only) != 0)
+                continue;
             if (sc->error) {
                 fprintf(out, "%s\n", sc->error);
                 bad++;

@@ -382,9 +382,17 @@ class WorkflowTest(EngineTestCase):
     def test_approve_reruns_the_task_from_the_journal(self):
         eng = self.engine()
         wid, tid, before = self.wait_for_approval(eng)
+        # the approver sees what is asked
+        st, _, ap = eng.request("GET", "/api/v1/tasks/%d/approval" % tid)
+        self.assertEqual(st, 200, ap)
+        self.assertEqual((ap["status"], ap["seq"], ap["reason"], ap["data"], ap["decided_at"]),
+                         ("pending", 1, "deal above 100", {"amount": 500}, None))
         st, _, t = eng.request("POST", "/api/v1/tasks/%d/approve" % tid,
                                body={"decision": "approve", "comment": "fine by me"})
         self.assertEqual(st, 200, t)
+        st, _, ap = eng.request("GET", "/api/v1/tasks/%d/approval" % tid)
+        self.assertEqual((ap["status"], ap["comment"], ap["decided_by"]), ("approved", "fine by me", "anonymous"))
+        self.assertIsNotNone(ap["decided_at"])
         self.assertEqual(t["id"], tid)
         self.assertIn(t["status"], {"queued", "running", "succeeded"})
         self.assertEqual(t["max_attempts"], before["max_attempts"] + 1)
@@ -456,11 +464,15 @@ class WorkflowTest(EngineTestCase):
 
     def test_approve_errors(self):
         eng = self.engine()
+        st, _, b = eng.request("GET", "/api/v1/tasks/999999/approval")
+        self.assertEqual(st, 404, b)
         # 404: no such task; 409: a task that is not waiting for an approval
         self.assertApiError(eng.request("POST", "/api/v1/tasks/999999/approve", body={"decision": "approve"}),
                             404, "not_found")
         done = eng.create_ok("test.noop", {}, execute=True)
         eng.wait_status(done["id"], {"succeeded"})
+        st, _, b = eng.request("GET", "/api/v1/tasks/%d/approval" % done["id"])  # never asked
+        self.assertEqual(st, 404, b)
         body = self.assertApiError(eng.request("POST", "/api/v1/tasks/%d/approve" % done["id"],
                                                body={"decision": "approve"}), 409, "invalid_state")
         self.assertIn("succeeded", body["error"]["message"])

@@ -87,7 +87,7 @@ return {
     properties = {
       op = { type = "string", enum = { "add", "between" } },
       date = { type = "string", format = "date" },
-      days = { type = "integer", minimum = 0, maximum = 2000, description = "for add" },
+      days = { type = "integer", minimum = 0, maximum = 100000, description = "for add" },
       ["end"] = { type = "string", format = "date", description = "for between" },
       holidays = { type = "array", maxItems = 366, items = { type = "string", format = "date" } },
     },

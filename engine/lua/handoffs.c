@@ -280,11 +280,27 @@ static int l_eval(lua_State *L)
     return 0;
 }
 
+int ag__handoffs_any(ag_rt_t *rt, const char *domain, const char *type)
+{
+    lua_State *L = rt->L;
+    int top = lua_gettop(L), any = 0;
+    for (size_t i = 0; rt->snap && i < rt->snap->n && !any; i++) {
+        const ag_script_t *sc = &rt->snap->items[i];
+        ag_err_t err;
+        if (sc->source == NULL || strcmp(sc->kind, "handoffs") != 0 || strcmp(sc->domain, domain) != 0 ||
+            ag__rt_push_script(rt, sc->domain, "handoffs", sc->name, &err) != 0)
+            continue;
+        any = lua_istable(L, -1) && triggers(L, lua_gettop(L), type);
+        lua_settop(L, top);
+    }
+    return any;
+}
+
 size_t ag_rt_handoffs(ag_rt_t *rt, const ag_handoff_src_t *src, ag_handoff_new_t **out)
 {
     *out = NULL;
-    if (rt->scripts == NULL)
-        return 0;
+    if (rt->scripts == NULL || !ag__rt_type_has_handoffs(rt, src->type))
+        return 0; /* the common case, answered from the task-type cache */
     eval_t e = {.src = src, .snap = ag_scripts_acquire(rt->scripts)};
     lua_State *L = rt->L;
     int top = lua_gettop(L);

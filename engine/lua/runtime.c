@@ -786,6 +786,30 @@ static int push_type_entry(ag_rt_t *rt, const char *type, ag_err_t *err)
     return 0;
 }
 
+int ag__rt_type_has_handoffs(ag_rt_t *rt, const char *type)
+{
+    lua_State *L = rt->L;
+    int top = lua_gettop(L);
+    ag_err_t err;
+    if (push_type_entry(rt, type, &err) != 0) {
+        lua_settop(L, top);
+        return 0;
+    }
+    int entry = lua_gettop(L), has;
+    if (lua_getfield(L, entry, "has_handoffs") == LUA_TBOOLEAN) {
+        has = lua_toboolean(L, -1);
+    } else {
+        lua_getfield(L, entry, "domain");
+        char domain[256];
+        snprintf(domain, sizeof(domain), "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
+        has = ag__handoffs_any(rt, domain, type);
+        lua_pushboolean(L, has);
+        lua_setfield(L, entry, "has_handoffs");
+    }
+    lua_settop(L, top);
+    return has;
+}
+
 int ag_rt_task_type(ag_rt_t *rt, const char *type, ag_tasktype_t *out, ag_err_t *err)
 {
     lua_State *L = rt->L;

@@ -82,6 +82,10 @@ int ag_lua_open_template(lua_State *L);
 void ag_lua_push_template_render(lua_State *L);
 /* The `task` global (api_task.c): task.approve{}. */
 int ag_lua_open_task(lua_State *L);
+/* Does any handoff of domain trigger on task type `type`? (handoffs.c; no caching) */
+int ag__handoffs_any(ag_rt_t *rt, const char *domain, const char *type);
+/* The same, cached with the task type until the scripts change (runtime.c). */
+int ag__rt_type_has_handoffs(ag_rt_t *rt, const char *type);
 /* Calls the function below its nargs arguments on the main state, protected, under the module-load
  * instruction budget (handoff functions). */
 int ag__rt_pcall_bounded(ag_rt_t *rt, int nargs, int nres);

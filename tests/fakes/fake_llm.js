@@ -33,7 +33,8 @@
 // Scripted steps: POST /_control/enqueue with a JSON array of steps (or one step object). Steps are
 // consumed FIFO, one per incoming chat request on either endpoint. Keys (all optional):
 //   status     HTTP status (default 200); >= 400 without body/raw answers the provider's error shape
-//   headers    {"Retry-After": "1", ...} added to the answer (they override the defaults)
+//   headers    {"Retry-After": "1", ...} added to the answer (not Content-Length, Transfer-Encoding,
+//              Connection, Keep-Alive or Date: the fake frames the answer itself)
 //   body       a JSON value sent as the body instead of the generated answer
 //   raw        a string sent verbatim as the body (Content-Type application/json), e.g. malformed JSON
 //   delay_ms   answer after this many ms (overrides --delay-ms; applies to close/empty/raw/body too)
@@ -63,10 +64,12 @@
 // Anything else: 404 {"error":{"type":"not_found","message":...}}.
 //
 // Built for ~10,000 concurrent keep-alive connections: no per-request output, no connection limit,
-// keep-alive 60 s, no header/request timeouts (hang must hang), tiny per-request work.
+// keep-alive 60 s, no header/request timeouts (hang must hang), tiny per-request work (HTTP/1.1 is
+// spoken on `net` directly, see below). Needs `ulimit -n` above the number of connections.
 'use strict';
 
-const http = require('http');
+const http = require('http'); // STATUS_CODES only
+const net = require('net');
 
 function usage(msg) {
   process.stderr.write((msg ? msg + '\n' : '') +
@@ -104,28 +107,238 @@ let nextId = 1;      // answer ids
 let nextToolId = 1;  // tool-call ids
 const stats = { received: 0, answered: 0, in_flight: 0, max_in_flight: 0 };
 
-// ---- helpers -------------------------------------------------------------------------------------
+// ---- HTTP/1.1 on net ------------------------------------------------------------------------------
+// A small HTTP/1.1 server on `net` instead of `http`: node's http layer costs ~2.5x the CPU per request
+// (streams, IncomingMessage/ServerResponse objects), which matters with 10,000 calls in flight.
+// Supported: Content-Length and chunked request bodies, Expect: 100-continue, keep-alive (HTTP/1.1
+// default, HTTP/1.0 with "Connection: keep-alive"), "Connection: close", pipelined requests (answered
+// in order: a connection handles one request at a time), a client's FIN (abandons a pending answer,
+// as node's http server does).
 
-function readBody(req, cb) {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => cb(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-  req.on('error', () => {});
+const STATUS_TEXT = http.STATUS_CODES;
+const MAX_HEAD = 64 * 1024;           // request line + headers
+const MAX_BODY = 64 * 1024 * 1024;
+const KEEPALIVE_MS = 60000;           // idle keep-alive connections are closed after this
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const REQ_LINE_RE = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/;
+
+let dateCache = '';
+let dateSec = -1;
+function httpDate() {
+  const s = Math.floor(Date.now() / 1000);
+  if (s !== dateSec) { dateSec = s; dateCache = new Date(s * 1000).toUTCString(); }
+  return dateCache;
 }
 
-function send(res, status, headers, text, ctype) {
-  if (res.destroyed || res.writableEnded) return false;
-  const h = {};
-  if (ctype) h['Content-Type'] = ctype;
-  h['Content-Length'] = Buffer.byteLength(text);
-  if (headers) for (const k of Object.keys(headers)) h[k] = String(headers[k]);
-  res.writeHead(status, h);
-  res.end(text);
-  return true;
+const conns = new Set();
+
+class Conn {
+  constructor(sock) {
+    this.sock = sock;
+    this.buf = null;        // unparsed bytes (header phase, chunked bodies)
+    this.parts = null;      // body bytes still arriving for a Content-Length body
+    this.partsLen = 0;
+    this.head = null;       // the parsed head of the request being received
+    this.cur = null;        // the request being answered: {done}
+    this.closed = false;
+    this.peerEnded = false;
+    this.idleSince = Date.now();
+    sock.setNoDelay(true);
+    sock.on('data', (d) => this.onData(d));
+    // The client's FIN: like node's http server, a request still being answered is abandoned (a client
+    // that timed out and closed its socket is gone; this is how `hang` learns about it).
+    sock.on('end', () => { this.peerEnded = true; if (this.cur) sock.destroy(); else sock.end(); });
+    sock.on('error', () => {});
+    sock.on('close', () => this.onClose());
+    conns.add(this);
+  }
+
+  onClose() {
+    this.closed = true;
+    conns.delete(this);
+    if (this.cur && !this.cur.done) {
+      this.cur.done = true;
+      if (this.cur.chat) stats.in_flight--;
+    }
+    if (this.cur && this.cur.timer) clearTimeout(this.cur.timer);
+    this.cur = null;
+    this.buf = this.parts = null;
+  }
+
+  onData(d) {
+    if (this.parts) {                 // a Content-Length body is still arriving
+      this.parts.push(d);
+      this.partsLen += d.length;
+      if (this.partsLen < this.head.need) return;
+      this.buf = Buffer.concat(this.parts, this.partsLen);
+      this.parts = null;
+    } else {
+      this.buf = this.buf ? Buffer.concat([this.buf, d]) : d;
+    }
+    if (!this.cur) this.parse();
+    else if (this.buf && this.buf.length > MAX_HEAD + MAX_BODY) this.sock.destroy(); // a client that never stops
+  }
+
+  fail(status, message) {
+    this.buf = this.parts = null;
+    this.cur = { done: false, chat: false };
+    this.write(status, null, JSON.stringify({ error: { type: 'bad_request', message } }), 'application/json', true);
+  }
+
+  // Parses as many complete requests as the buffer holds, one at a time (the next waits for the answer).
+  parse() {
+    while (!this.cur && !this.closed && this.buf && this.buf.length) {
+      let h = this.head;
+      const buf = this.buf;
+      if (!h) {
+        const he = buf.indexOf('\r\n\r\n');
+        if (he < 0) {
+          if (buf.length > MAX_HEAD) this.fail(431, 'request head too large');
+          return;
+        }
+        if (he > MAX_HEAD) return this.fail(431, 'request head too large');
+        const lines = buf.toString('latin1', 0, he).split('\r\n');
+        const m = REQ_LINE_RE.exec(lines[0]);
+        if (!m) return this.fail(400, 'bad request line');
+        const headers = {};
+        for (let i = 1; i < lines.length; i++) {
+          const line = lines[i];
+          const c = line.indexOf(':');
+          if (c <= 0) return this.fail(400, 'bad header line');
+          const name = line.slice(0, c).toLowerCase();
+          if (!TOKEN_RE.test(name)) return this.fail(400, 'bad header name');
+          const value = line.slice(c + 1).trim();
+          headers[name] = headers[name] === undefined ? value : headers[name] + ', ' + value;
+        }
+        const te = headers['transfer-encoding'];
+        const cl = headers['content-length'];
+        const chunked = te !== undefined && /(^|,)\s*chunked\s*$/i.test(te);
+        if (te !== undefined && (!chunked || cl !== undefined)) return this.fail(400, 'unsupported transfer-encoding');
+        if (cl !== undefined && !/^\d+$/.test(cl)) return this.fail(400, 'bad content-length');
+        const len = chunked ? 0 : (cl === undefined ? 0 : Number(cl));
+        if (len > MAX_BODY) return this.fail(413, 'body too large');
+        const conn = (headers.connection || '').toLowerCase();
+        const keepAlive = m[3] === '1' ? !/\bclose\b/.test(conn) : /\bkeep-alive\b/.test(conn);
+        h = this.head = {
+          method: m[1], target: m[2], headers, keepAlive, chunked,
+          bodyStart: he + 4, need: he + 4 + len, continued: false,
+        };
+      }
+      let body;
+      let rest;
+      if (false) {
+        const r = dechunk(buf, h.bodyStart);
+        if (r === null) return this.fail(400, 'bad chunked body');
+        if (r === undefined) { this.expectContinue(h); return; }
+        body = r.body;
+        rest = r.end;
+      } else {
+        if (buf.length < h.need) {
+          this.expectContinue(h);
+          this.parts = [buf];         // gather the rest without re-concatenating on every chunk
+          this.partsLen = buf.length;
+          this.buf = null;
+          return;
+        }
+        body = buf.toString('utf8', h.bodyStart, h.need);
+        rest = h.need;
+      }
+      this.buf = rest < buf.length ? buf.subarray(rest) : null;
+      this.head = null;
+      this.idleSince = 0;
+      dispatch(this, h, body);
+    }
+    if (!this.cur && this.peerEnded && !this.closed) this.sock.end();
+  }
+
+  expectContinue(h) {
+    if (!h.continued && (h.headers.expect || '').toLowerCase() === '100-continue') {
+      h.continued = true;
+      this.sock.write('HTTP/1.1 100 Continue\r\n\r\n');
+    }
+  }
+
+  // Sends one complete answer for the current request; returns whether it was written.
+  write(status, extra, text, ctype, forceClose) {
+    const cur = this.cur;
+    if (!cur || cur.done || this.closed) return false;
+    cur.done = true;
+    if (cur.chat) stats.in_flight--;
+    const close = forceClose || !cur.keepAlive || this.peerEnded;
+    let s = 'HTTP/1.1 ' + status + ' ' + (STATUS_TEXT[status] || 'Unknown') + '\r\nDate: ' + httpDate() + '\r\n';
+    if (ctype) s += 'Content-Type: ' + ctype + '\r\n';
+    s += 'Content-Length: ' + Buffer.byteLength(text) + '\r\n';
+    s += close ? 'Connection: close\r\n' : 'Connection: keep-alive\r\nKeep-Alive: timeout=' + KEEPALIVE_MS / 1000 + '\r\n';
+    // mutated
+    s += '\r\n';
+    if (cur.method !== 'HEAD') s += text;
+    this.cur = null;
+    if (close) {
+      this.sock.end(s);
+      return true;
+    }
+    this.sock.write(s);
+    this.idleSince = Date.now();
+    if (this.buf) this.parse();
+    return true;
+  }
+
+  // Drops the connection without an answer (the `close` step).
+  drop() {
+    this.sock.destroy();
+  }
 }
 
-function sendJson(res, status, value, headers) {
-  return send(res, status, headers, JSON.stringify(value), 'application/json');
+// Decodes a chunked body starting at `at`: {body, end} when complete, undefined when more bytes are
+// needed, null when malformed. Trailers are skipped.
+function dechunk(buf, at) {
+  const parts = [];
+  let total = 0;
+  for (;;) {
+    const le = buf.indexOf('\r\n', at);
+    if (le < 0) return buf.length - at > 1024 ? null : undefined;
+    const size = parseInt(buf.toString('latin1', at, le).split(';')[0].trim(), 16);
+    if (!Number.isFinite(size) || size < 0) return null;
+    at = le + 2;
+    if (size === 0) {
+      for (;;) {                      // trailers up to an empty line
+        const te = buf.indexOf('\r\n', at);
+        if (te < 0) return undefined;
+        if (te === at) return { body: Buffer.concat(parts, total).toString('utf8'), end: te + 2 };
+        at = te + 2;
+      }
+    }
+    if (buf.length < at + size + 2) return undefined;
+    if (buf[at + size] !== 13 || buf[at + size + 1] !== 10) return null;
+    parts.push(buf.subarray(at, at + size));
+    total += size;
+    if (total > MAX_BODY) return null;
+    at += size + 2;
+  }
+}
+
+// One complete request: route it.
+function dispatch(conn, h, text) {
+  const q = h.target.indexOf('?');
+  const path = q < 0 ? h.target : h.target.slice(0, q);
+  const req = { conn, method: h.method, path, headers: h.headers, text };
+  conn.cur = { done: false, chat: false, keepAlive: h.keepAlive, method: h.method, timer: null };
+  try {
+    if (h.method === 'POST' && path === '/v1/chat/completions') return chat(req, 'openai');
+    if (h.method === 'POST' && path === '/v1/messages') return chat(req, 'anthropic');
+    if (path.startsWith('/_control/')) return control(req);
+    return notFound(req);
+  } catch (e) {
+    sendJson(req, 500, { error: { type: 'internal', message: 'fake_llm internal error: ' + e.message } });
+  }
+}
+
+function send(req, status, headers, text, ctype) {
+  return req.conn.write(status, headers, text, ctype, false);
+}
+
+function sendJson(req, status, value, headers) {
+  return send(req, status, headers, JSON.stringify(value), 'application/json');
 }
 
 const tokens = (n) => Math.max(1, Math.ceil(n / 4));
@@ -258,45 +471,44 @@ function generate(kind, body, step) {
 
 // ---- chat endpoints --------------------------------------------------------------------------------
 
-function respond(req, res, kind, body, step) {
-  if (res.destroyed || res.writableEnded || req.socket.destroyed) return; // the client went away
-  if (step && step.close) { req.socket.destroy(); return; }
+function respond(req, kind, body, step) {
+  if (step && step.close) { req.conn.drop(); return; }
   const status = step && step.status !== undefined ? step.status : 200;
   const headers = step && step.headers;
   let sent;
-  if (step && step.empty) sent = send(res, status, headers, '', null);
-  else if (step && step.raw !== undefined) sent = send(res, status, headers, step.raw, 'application/json');
-  else if (step && step.body !== undefined) sent = sendJson(res, status, step.body, headers);
-  else if (status >= 400) sent = sendJson(res, status, errorBody(kind, status), headers);
+  if (step && step.empty) sent = send(req, status, headers, '', null);
+  else if (step && step.raw !== undefined) sent = send(req, status, headers, step.raw, 'application/json');
+  else if (step && step.body !== undefined) sent = sendJson(req, status, step.body, headers);
+  else if (status >= 400) sent = sendJson(req, status, errorBody(kind, status), headers);
   else {
     const why = invalidRequest(kind, body);
-    if (why) sent = sendJson(res, 400, errorBody(kind, 400, why), headers);
-    else sent = sendJson(res, status, generate(kind, body, step), headers);
+    if (why) sent = sendJson(req, 400, errorBody(kind, 400, why), headers);
+    else sent = sendJson(req, status, generate(kind, body, step), headers);
   }
   if (sent) stats.answered++;
 }
 
-function chat(req, res, kind, path) {
+function chat(req, kind) {
+  const cur = req.conn.cur;
+  cur.chat = true;
   stats.received++;
   if (++stats.in_flight > stats.max_in_flight) stats.max_in_flight = stats.in_flight;
-  let gone = false;
-  res.on('close', () => { if (!gone) { gone = true; stats.in_flight--; } });
-  readBody(req, (text) => {
-    let body;
-    try { body = JSON.parse(text); } catch (e) { body = text; }
-    if (opts.log) log.push({ path, method: req.method, headers: req.headers, body, at: Date.now() });
-    const step = queue.length ? queue.shift() : null;
-    if (step && step.hang) return; // 'close' above settles in_flight when the client goes away
-    const delay = step && step.delay_ms !== undefined ? step.delay_ms : opts.delayMs;
-    const act = () => {
-      try {
-        respond(req, res, kind, body, step);
-      } catch (e) {
-        if (sendJson(res, 500, errorBody(kind, 500, 'fake_llm internal error: ' + e.message))) stats.answered++;
-      }
-    };
-    if (delay > 0) setTimeout(act, delay); else act();
-  });
+  let body;
+  try { body = JSON.parse(req.text); } catch (e) { body = req.text; }
+  if (opts.log) log.push({ path: req.path, method: req.method, headers: req.headers, body, at: Date.now() });
+  const step = queue.length ? queue.shift() : null;
+  if (step && step.hang) return; // the connection's 'close' settles in_flight when the client goes away
+  const delay = step && step.delay_ms !== undefined ? step.delay_ms : opts.delayMs;
+  const act = () => {
+    cur.timer = null;
+    if (cur.done) return; // the client went away
+    try {
+      respond(req, kind, body, step);
+    } catch (e) {
+      if (sendJson(req, 500, errorBody(kind, 500, 'fake_llm internal error: ' + e.message))) stats.answered++;
+    }
+  };
+  if (delay > 0) cur.timer = setTimeout(act, delay); else act();
 }
 
 // ---- control API -----------------------------------------------------------------------------------
@@ -310,10 +522,8 @@ function checkStep(s, i) {
   if (s.status !== undefined && !(Number.isInteger(s.status) && s.status >= 200 && s.status <= 599)) return where + 'status must be an integer 200..599';
   if (s.headers !== undefined) {
     if (s.headers === null || typeof s.headers !== 'object' || Array.isArray(s.headers)) return where + 'headers must be an object';
-    for (const k of Object.keys(s.headers)) {
-      const v = s.headers[k];
-      if (typeof v !== 'string' && typeof v !== 'number') return where + 'header ' + k + ' must be a string or number';
-    }
+    const bad = checkHeaders(s.headers, where);
+    if (bad) return bad;
   }
   if (s.raw !== undefined && typeof s.raw !== 'string') return where + 'raw must be a string';
   if (s.delay_ms !== undefined && !(typeof s.delay_ms === 'number' && s.delay_ms >= 0)) return where + 'delay_ms must be a number >= 0';
@@ -333,66 +543,70 @@ function checkStep(s, i) {
   return null;
 }
 
-function control(req, res, path) {
-  readBody(req, (text) => {
-    const m = req.method;
-    if (path === '/_control/enqueue' && m === 'POST') {
-      let steps;
-      try { steps = JSON.parse(text); } catch (e) { return sendJson(res, 400, { error: 'body is not JSON: ' + e.message }); }
-      if (!Array.isArray(steps)) steps = [steps];
-      for (let i = 0; i < steps.length; i++) {
-        const why = checkStep(steps[i], i);
-        if (why) return sendJson(res, 400, { error: why });
-      }
-      for (const s of steps) queue.push(s);
-      return sendJson(res, 200, { queued: queue.length });
-    }
-    if (path === '/_control/requests' && m === 'GET') return sendJson(res, 200, log);
-    if (path === '/_control/reset' && m === 'POST') {
-      queue = [];
-      log = [];
-      nextId = 1;
-      nextToolId = 1;
-      stats.received = 0;
-      stats.answered = 0;
-      stats.max_in_flight = stats.in_flight;
-      return sendJson(res, 200, { ok: true });
-    }
-    if (path === '/_control/stats' && m === 'GET') {
-      return sendJson(res, 200, Object.assign({}, stats, { pending: queue.length }));
-    }
-    return notFound(req, res, path);
-  });
+const HOP_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date']);
+
+function checkHeaders(hs, where) {
+  for (const k of Object.keys(hs)) {
+    const v = hs[k];
+    if (!TOKEN_RE.test(k)) return where + 'bad header name ' + JSON.stringify(k);
+    if (HOP_HEADERS.has(k.toLowerCase())) return where + 'header ' + k + ' is set by the fake';
+    if (typeof v !== 'string' && typeof v !== 'number') return where + 'header ' + k + ' must be a string or number';
+    if (/[\r\n]/.test(String(v))) return where + 'header ' + k + ' must not contain CR/LF';
+  }
+  return null;
 }
 
-function notFound(req, res, path) {
-  sendJson(res, 404, { error: { type: 'not_found', message: 'no route for ' + req.method + ' ' + path } });
+function control(req) {
+  const m = req.method;
+  const path = req.path;
+  if (path === '/_control/enqueue' && m === 'POST') {
+    let steps;
+    try { steps = JSON.parse(req.text); } catch (e) { return sendJson(req, 400, { error: 'body is not JSON: ' + e.message }); }
+    if (!Array.isArray(steps)) steps = [steps];
+    for (let i = 0; i < steps.length; i++) {
+      const why = checkStep(steps[i], i);
+      if (why) return sendJson(req, 400, { error: why });
+    }
+    for (const s of steps) queue.push(s);
+    return sendJson(req, 200, { queued: queue.length });
+  }
+  if (path === '/_control/requests' && m === 'GET') return sendJson(req, 200, log);
+  if (path === '/_control/reset' && m === 'POST') {
+    queue = [];
+    log = [];
+    nextId = 1;
+    nextToolId = 1;
+    stats.received = 0;
+    stats.answered = 0;
+    stats.max_in_flight = stats.in_flight;
+    return sendJson(req, 200, { ok: true });
+  }
+  if (path === '/_control/stats' && m === 'GET') {
+    return sendJson(req, 200, Object.assign({}, stats, { pending: queue.length }));
+  }
+  return notFound(req);
+}
+
+function notFound(req) {
+  sendJson(req, 404, { error: { type: 'not_found', message: 'no route for ' + req.method + ' ' + req.path } });
 }
 
 // ---- server ----------------------------------------------------------------------------------------
 
-const server = http.createServer({ requestTimeout: 0, headersTimeout: 0, noDelay: true }, (req, res) => {
-  const url = req.url;
-  const q = url.indexOf('?');
-  const path = q < 0 ? url : url.slice(0, q);
-  if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res, 'openai', path);
-  if (req.method === 'POST' && path === '/v1/messages') return chat(req, res, 'anthropic', path);
-  if (path.startsWith('/_control/')) return control(req, res, path);
-  readBody(req, () => notFound(req, res, path));
-});
-server.keepAliveTimeout = 60000;
-server.timeout = 0;
-server.requestTimeout = 0;
-server.headersTimeout = 0;
-server.maxRequestsPerSocket = 0;
-server.maxConnections = Infinity;
+const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (sock) => { new Conn(sock); });
+
+// Idle keep-alive connections: one sweep every few seconds instead of a timer per request.
+setInterval(() => {
+  const limit = Date.now() - KEEPALIVE_MS;
+  for (const c of conns) if (!c.cur && c.idleSince && c.idleSince < limit && !c.head && !c.parts) c.sock.destroy();
+}, 5000).unref();
 
 let stopping = false;
 function shutdown() {
   if (stopping) return;
   stopping = true;
   server.close();
-  if (server.closeAllConnections) server.closeAllConnections();
+  for (const c of conns) c.sock.destroy();
   setImmediate(() => process.exit(0));
 }
 process.on('SIGTERM', shutdown);

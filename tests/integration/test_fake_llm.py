@@ -423,7 +423,9 @@ class FakeLLMTest(unittest.TestCase):
 
     def test_bad_steps_rejected(self):
         for bad in ({"stauts": 500}, {"status": "500"}, {"hang": True, "close": True},
-                    {"raw": "x", "text": "y"}, {"tool_call": {"arguments": {}}}, 7):
+                    {"raw": "x", "text": "y"}, {"tool_call": {"arguments": {}}}, 7,
+                    {"headers": {"Content-Length": "5"}}, {"headers": {"X-A": "a\r\nX-B: b"}},
+                    {"headers": {"bad name": "v"}}):
             with self.assertRaises(FakeLLMError, msg=repr(bad)):
                 self.llm.enqueue(bad)
         self.assertEqual(self.llm.stats()["pending"], 0)
@@ -435,6 +437,116 @@ class FakeLLMTest(unittest.TestCase):
                                  body={} if method == "POST" else None)
             self.assertEqual(st, 404, path)
             self.assertEqual(json.loads(raw)["error"]["type"], "not_found")
+        self.assertEqual(self.llm.stats()["received"], 0)
+
+    # ---- the fake's own HTTP/1.1 layer (it is written on `net`, so it is tested here) ----
+
+    def raw_socket(self):
+        s = socket.create_connection(("127.0.0.1", self.llm.port), timeout=5)
+        self.addCleanup(s.close)
+        return s
+
+    @staticmethod
+    def read_responses(s, n):
+        """Reads n complete responses (Content-Length framed) from s: [(status line, headers, body)]."""
+        buf = b""
+        out = []
+        while len(out) < n:
+            he = buf.find(b"\r\n\r\n")
+            if he >= 0:
+                lines = buf[:he].decode("latin1").split("\r\n")
+                hdrs = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+                end = he + 4 + int(hdrs.get("content-length", "0"))
+                if lines[0].split()[1] == "100":
+                    end = he + 4
+                if len(buf) >= end:
+                    out.append((lines[0], hdrs, buf[he + 4:end]))
+                    buf = buf[end:]
+                    continue
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        return out
+
+    @staticmethod
+    def raw_request(path, body, extra=""):
+        data = json.dumps(body).encode()
+        return (("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
+                 % (path, len(data), extra)).encode() + data)
+
+    def test_keep_alive_connection_reused(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.llm.port, timeout=5)
+        try:
+            socks = set()
+            for i in range(3):
+                c.request("POST", "/v1/chat/completions", body=json.dumps(openai_req("n%d" % i)),
+                          headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.getheader("Connection"), "keep-alive")
+                self.assertEqual(json.loads(r.read())["choices"][0]["message"]["content"], "echo: n%d" % i)
+                socks.add(id(c.sock))
+            self.assertEqual(len(socks), 1)
+        finally:
+            c.close()
+
+    def test_pipelined_requests_answered_in_order(self):
+        self.llm.enqueue({"delay_ms": 300, "text": "slow first"}, {"text": "fast second"})
+        s = self.raw_socket()
+        s.sendall(self.raw_request("/v1/chat/completions", openai_req("a"))
+                  + self.raw_request("/v1/chat/completions", openai_req("b")))
+        (l1, _, b1), (l2, _, b2) = self.read_responses(s, 2)
+        self.assertIn(" 200 ", l1)
+        self.assertEqual(json.loads(b1)["choices"][0]["message"]["content"], "slow first")
+        self.assertEqual(json.loads(b2)["choices"][0]["message"]["content"], "fast second")
+
+    def test_chunked_request_body(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.llm.port, timeout=5)
+        try:
+            data = json.dumps(openai_req("chunked")).encode()
+            c.request("POST", "/v1/chat/completions", body=iter([data[:10], data[10:]]),
+                      headers={"Content-Type": "application/json"}, encode_chunked=True)
+            r = c.getresponse()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(json.loads(r.read())["choices"][0]["message"]["content"], "echo: chunked")
+        finally:
+            c.close()
+        self.assertEqual(self.llm.requests()[-1]["body"], openai_req("chunked"))
+        self.assertEqual(self.llm.requests()[-1]["headers"]["transfer-encoding"], "chunked")
+
+    def test_expect_100_continue_and_large_body(self):
+        big = "x" * 3000000
+        req = self.raw_request("/v1/chat/completions", openai_req(big), "Expect: 100-continue\r\n")
+        head, body = req.split(b"\r\n\r\n", 1)
+        s = self.raw_socket()
+        s.sendall(head + b"\r\n\r\n")
+        (line, _, _), = self.read_responses(s, 1)
+        self.assertEqual(line, "HTTP/1.1 100 Continue")
+        for i in range(0, len(body), 100000):   # in pieces, as a client would
+            s.sendall(body[i:i + 100000])
+        (line, _, b), = self.read_responses(s, 1)
+        self.assertIn(" 200 ", line)
+        self.assertEqual(json.loads(b)["choices"][0]["message"]["content"], "echo: " + big)
+
+    def test_http10_and_connection_close(self):
+        for first_line, extra in (("POST /v1/messages HTTP/1.0", ""), ("POST /v1/messages HTTP/1.1", "Connection: close\r\n")):
+            s = self.raw_socket()
+            req = self.raw_request("/v1/messages", anthropic_req("bye"), extra).replace(
+                b"POST /v1/messages HTTP/1.1", first_line.encode(), 1)
+            s.sendall(req)
+            (line, hdrs, b), = self.read_responses(s, 1)
+            self.assertIn(" 200 ", line)
+            self.assertEqual(hdrs["connection"], "close")
+            self.assertEqual(json.loads(b)["content"][0]["text"], "echo: bye")
+            self.assertEqual(s.recv(100), b"", "the fake closes the connection after the answer")
+
+    def test_malformed_http_gets_400(self):
+        s = self.raw_socket()
+        s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        (line, hdrs, _), = self.read_responses(s, 1)
+        self.assertIn(" 400 ", line)
+        self.assertEqual(s.recv(100), b"")
         self.assertEqual(self.llm.stats()["received"], 0)
 
     def test_stop_by_sigterm(self):

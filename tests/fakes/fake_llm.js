@@ -226,7 +226,7 @@ class Conn {
       }
       let body;
       let rest;
-      if (false) {
+      if (h.chunked) {
         const r = dechunk(buf, h.bodyStart);
         if (r === null) return this.fail(400, 'bad chunked body');
         if (r === undefined) { this.expectContinue(h); return; }
@@ -269,7 +269,7 @@ class Conn {
     if (ctype) s += 'Content-Type: ' + ctype + '\r\n';
     s += 'Content-Length: ' + Buffer.byteLength(text) + '\r\n';
     s += close ? 'Connection: close\r\n' : 'Connection: keep-alive\r\nKeep-Alive: timeout=' + KEEPALIVE_MS / 1000 + '\r\n';
-    // mutated
+    if (extra) for (const k of Object.keys(extra)) s += k + ': ' + extra[k] + '\r\n';
     s += '\r\n';
     if (cur.method !== 'HEAD') s += text;
     this.cur = null;

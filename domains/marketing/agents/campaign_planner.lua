@@ -6,9 +6,9 @@
 --   channels  the channel mix for the persona's company size, split by the agency's cost table
 --             (tools/channel_budget.lua, called with ctx.tool): each channel's budget, cost per lead
 --             and expected leads; channels under their minimum spend are dropped
---   calendar  ISO dates from the start date (input.start_date, else the next Monday), a fixed weekly
---             cadence per channel (below), topics rotating through the persona's pains and the
---             deliverables
+--   calendar  ISO dates from the start date (input.start_date, else the next Monday; the dates from
+--             tools/calendar.lua, called with ctx.tool), a fixed weekly cadence per channel (below),
+--             topics rotating through the persona's pains and the deliverables
 --   kpis      expected leads, blended cost per lead, target MQLs at the MQL threshold
 -- llm.chat writes the campaign name, up to two secondary personas and the key messages.
 -- Stores the ideal customer profile as brief:<offer slug> for the lead scorer.
@@ -26,7 +26,6 @@ local CADENCE = {
   webinars      = { { 3, "webinar", once_at = "middle" } },
   events        = { { 2, "industry event", once_at = "second" } },
 }
-local WEEKDAYS = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" }
 
 local function fail(msg) error("campaign_planner: " .. msg, 2) end
 
@@ -41,43 +40,8 @@ local function round_up(x, step)
   return math.tointeger(r) or r
 end
 
--- Days since 1970-01-01 <-> civil date (proleptic Gregorian; H. Hinnant's algorithms).
-local function days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = (y >= 0 and y or y - 399) // 400
-  local yoe = y - era * 400
-  local doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-
-local function civil_from_days(z)
-  z = z + 719468
-  local era = (z >= 0 and z or z - 146096) // 146097
-  local doe = z - era * 146097
-  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-  local mp = (5 * doy + 2) // 153
-  local d = doy - (153 * mp + 2) // 5 + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  return yoe + era * 400 + (m <= 2 and 1 or 0), m, d
-end
-
-local function iso(day)
-  local y, m, d = civil_from_days(day)
-  return string.format("%04d-%02d-%02d", y, m, d)
-end
-
-local function parse_date(s)
-  local y, m, d = tostring(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)")
-  if not y then return nil end
-  return days_from_civil(tonumber(y), tonumber(m), tonumber(d))
-end
-
-local function weekday(day) return WEEKDAYS[(day + 4) % 7 + 1] end -- 1970-01-01 was a Thursday
-
--- The next Monday strictly after `day`.
-local function next_monday(day) return day + (7 - (day + 3) % 7) end
+-- "2026-03-02", also the date of a date-time; the dates themselves come from tools/calendar.lua.
+local function date_of(s) return type(s) == "string" and s:match("^%d%d%d%d%-%d%d%-%d%d") or nil end
 
 local function median(list)
   local xs = {}
@@ -126,7 +90,7 @@ local function check(input)
       fail(string.format("input.offer.tiers[%d].price must be a number > 0", i - 1))
     end
   end
-  if input.start_date ~= nil and parse_date(input.start_date) == nil then
+  if input.start_date ~= nil and date_of(input.start_date) == nil then
     fail("input.start_date must be a date like 2026-03-02")
   end
 end
@@ -144,8 +108,9 @@ local function campaign_budget(input, s)
     money(s.budget_tier_multiple), money(mid), money(s.min_budget), money(b))
 end
 
--- Pure: the content calendar. start = day number, channels = allocations, topics = strings.
-local function build_calendar(start, weeks, channels, topics, persona)
+-- Pure: the content calendar. days = the calendar tool's answer for the campaign's days (offsets
+-- 0 .. 7 * weeks - 1), channels = allocations, topics = strings.
+local function build_calendar(days, weeks, channels, topics, persona)
   local items = {}
   for _, a in ipairs(channels) do
     for _, c in ipairs(CADENCE[a.channel] or {}) do
@@ -156,8 +121,9 @@ local function build_calendar(start, weeks, channels, topics, persona)
         if c.once_at == "middle" then on = w == math.max(0, (weeks - 1) // 2) end
         if c.once_at == "second" then on = w == math.min(1, weeks - 1) end
         if on then
-          local day = start + 7 * w + c[1]
-          items[#items + 1] = { day = day, date = iso(day), weekday = weekday(day), week = w + 1,
+          local day = 7 * w + c[1]
+          local at = days.dates[day + 1]
+          items[#items + 1] = { day = day, date = at.date, weekday = at.weekday, week = w + 1,
                                 channel = a.channel, format = c[2], persona = persona }
         end
       end
@@ -210,7 +176,6 @@ local agent = {
   capabilities = { "campaign_planning", "media_budgeting", "content_calendar" },
   tools = { "channel_budget" },
   build_calendar = build_calendar, campaign_budget = campaign_budget, -- pure, for tests
-  days_from_civil = days_from_civil, iso = iso,
 }
 
 function agent.run(task, ctx)
@@ -222,7 +187,10 @@ function agent.run(task, ctx)
   local currency = offer.currency or "USD"
   local weeks = math.tointeger(input.weeks) or s.weeks
 
-  local start = input.start_date and parse_date(input.start_date) or next_monday(math.floor(time.now() / 86400))
+  local offsets = {}
+  for d = 0, 7 * weeks - 1 do offsets[#offsets + 1] = d end
+  local days = ctx.tool("calendar", { date = date_of(input.start_date) or time.iso():sub(1, 10), offsets = offsets,
+                                      align = input.start_date == nil and "next_monday" or nil })
   local budget, budget_reason = campaign_budget(input, s)
   local split = ctx.tool("channel_budget", { budget = budget, company_size = persona.company_size,
                                              channels = #strings(input.channels) > 0 and strings(input.channels) or nil })
@@ -237,7 +205,7 @@ function agent.run(task, ctx)
   local topics = {}
   for _, p in ipairs(strings(persona.pains)) do topics[#topics + 1] = "Problem: " .. p end
   for _, d in ipairs(strings(offer.deliverables)) do topics[#topics + 1] = "How we deliver: " .. d end
-  local calendar = build_calendar(start, weeks, allocations, topics, persona.role)
+  local calendar = build_calendar(days, weeks, allocations, topics, persona.role)
 
   local tier_lines = {}
   for _, t in ipairs(offer.tiers) do
@@ -275,8 +243,8 @@ function agent.run(task, ctx)
     offer = { slug = offer.slug, version = math.tointeger(offer.version), name = offer.name, tagline = offer.tagline,
               value_proposition = offer.value_proposition, currency = currency, tiers = offer.tiers,
               guarantees = offer.guarantees },
-    campaign = { slug = campaign_slug, name = words.campaign_name, start_date = iso(start),
-                 end_date = iso(start + 7 * weeks - 1), weeks = weeks, budget = budget, currency = currency,
+    campaign = { slug = campaign_slug, name = words.campaign_name, start_date = days.start,
+                 end_date = days.dates[7 * weeks].date, weeks = weeks, budget = budget, currency = currency,
                  budget_reason = budget_reason },
     personas = personas,
     channels = allocations,

@@ -5,7 +5,7 @@
 -- Deterministic: why the deal was lost (price, timing, competitor, no_response, other, from the words
 -- of lost_reason); the touch dates, counted from the day it was lost: day 7, then every 30 days
 -- before nurture_in_days, and the re-engagement on day nurture_in_days (default 30), a weekend date
--- moved to the Monday; what each touch
+-- moved to the Monday (tools/calendar.lua, called with ctx.tool); what each touch
 -- is for (by the reason). A deal lost on price gets, as its second touch, the entry tier of the
 -- offer's newest version (read from the offer domain's memory, offer:<slug>:latest, by name).
 -- llm.chat writes each email's subject and body (optional: without it the touches keep their purpose).
@@ -34,41 +34,11 @@ local REENGAGE = {
   no_response = "Check in: one question, easy to answer",
   other = "Check in: what would make another conversation worthwhile?",
 }
-local WEEKDAYS = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" }
 
 local function fail(msg) error("nurture_planner: " .. msg, 2) end
 
-local function days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = (y >= 0 and y or y - 399) // 400
-  local yoe = y - era * 400
-  local doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-
-local function civil_from_days(z)
-  z = z + 719468
-  local era = (z >= 0 and z or z - 146096) // 146097
-  local doe = z - era * 146097
-  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-  local mp = (5 * doy + 2) // 153
-  local d = doy - (153 * mp + 2) // 5 + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  return yoe + era * 400 + (m <= 2 and 1 or 0), m, d
-end
-
-local function iso(day)
-  local y, m, d = civil_from_days(day)
-  return string.format("%04d-%02d-%02d", y, m, d)
-end
-
-local function parse_date(s)
-  local y, m, d = tostring(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)")
-  if not y then return nil end
-  return days_from_civil(tonumber(y), tonumber(m), tonumber(d))
-end
+-- "2026-03-04", also the date of a date-time; the dates themselves come from tools/calendar.lua.
+local function date_of(s) return type(s) == "string" and s:match("^%d%d%d%d%-%d%d%-%d%d") or nil end
 
 local function money(x)
   local i = math.tointeger(x)
@@ -127,27 +97,25 @@ function agent.run(task, ctx)
     fail("input.email is required (a valid email address)")
   end
   if type(lead.company) ~= "string" or lead.company == "" then fail("input.company is required") end
-  if lead.lost_on ~= nil and parse_date(lead.lost_on) == nil then fail("input.lost_on must be a date like 2026-03-04") end
+  if lead.lost_on ~= nil and date_of(lead.lost_on) == nil then fail("input.lost_on must be a date like 2026-03-04") end
   local period = math.tointeger(lead.nurture_in_days) or DEFAULT_DAYS
   if period < 7 then fail("input.nurture_in_days must be at least 7") end
 
   local cat = category(lead.lost_reason)
-  local start = lead.lost_on and parse_date(lead.lost_on) or math.floor(time.now() / 86400)
   local tier = cat == "price" and entry_tier(lead.offer_slug) or nil
   local lighter = tier and string.format("the %s tier at %s %s", tostring(tier.name), money(tier.price), tier.currency)
     or "a smaller first project"
 
   local days = touch_days(period)
+  local dates = ctx.tool("calendar", { date = date_of(lead.lost_on) or time.iso():sub(1, 10), offsets = days,
+                                       weekends = "monday" }).dates
   local purposes = PURPOSES[cat]
   local sequence = {}
   for i, d in ipairs(days) do
     local purpose
     if i == #days then purpose = REENGAGE[cat]
     else purpose = string.format(purposes[(i - 1) % #purposes + 1], lighter) end
-    local day = start + d
-    local wd = (day + 4) % 7 -- 0 = Sunday: weekend touches move to the Monday
-    if wd == 6 then day = day + 2 elseif wd == 0 then day = day + 1 end
-    sequence[i] = { step = i, day = d, date = iso(day), weekday = WEEKDAYS[(day + 4) % 7 + 1], channel = "email",
+    sequence[i] = { step = i, day = d, date = dates[i].date, weekday = dates[i].weekday, channel = "email",
                     purpose = purpose, reengage = i == #days or nil }
   end
 

@@ -15,6 +15,12 @@ test("lost on price: day 7, 30 and 60, re-engage on day 90", function()
   ok(type(r.sequence[1].subject) == "string", "email copy from the model")
 end)
 
+test("a touch on a Saturday moves to the Monday (tools/calendar.lua)", function()
+  local r = run_agent("nurture_planner", { email = "b@acme.com", company = "Acme", lost_on = "2026-03-07" })
+  eq({ r.sequence[1].date, r.sequence[1].weekday, r.sequence[1].day }, { "2026-03-16", "Monday", 7 }) -- day 7: Saturday
+  eq({ r.sequence[2].date, r.sequence[2].weekday }, { "2026-04-06", "Monday" })
+end)
+
 test("the reason decides the purposes; 30 days: day 7 and the re-engagement", function()
   local r = run_agent("nurture_planner", { email = "b@acme.com", company = "Acme", lost_on = "2026-03-04",
                                            lost_reason = "chose an in-house team" })

@@ -41,7 +41,7 @@ local function allocate(budget, size, only)
   table.sort(candidates)
   while true do
     local total, worst, worst_gap = 0, nil, 0
-    for _, w in pairs(weights) do total = total + w end
+    for _, ch in ipairs(names) do total = total + (weights[ch] or 0) end -- in a fixed order: sums of floats
     if total == 0 then break end
     for _, ch in ipairs(names) do
       local w = weights[ch]
@@ -55,7 +55,7 @@ local function allocate(budget, size, only)
     weights[worst] = nil
   end
   local total = 0
-  for _, w in pairs(weights) do total = total + w end
+  for _, ch in ipairs(names) do total = total + (weights[ch] or 0) end
   if total == 0 and #candidates > 0 then -- too small for every channel: all of it on the cheapest to start
     local cheapest = candidates[1]
     for _, ch in ipairs(candidates) do

@@ -453,7 +453,7 @@ int ag_scripts_check(const char *path, FILE *out, ag_err_t *err)
     if (is_dir(path)) {
         /* a tree of domains, or one domain (checked within its parent tree, so cross-checks still see the
          * other domains, and only its scripts are reported) */
-        char root[1024], only[256] = "";
+        char root[1024], only[1024] = "";
         snprintf(root, sizeof(root), "%s", path);
         size_t rl = strlen(root);
         while (rl > 1 && root[rl - 1] == '/')

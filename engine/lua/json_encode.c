@@ -6,7 +6,7 @@
  * floats with the shortest of %.15g/%.16g/%.17g that reads back to the same double (integral floats
  * print without a fraction: 20000.0 -> 20000). Tables whose keys are exactly 1..n (holes allowed up
  * to twice the count) become arrays; other tables become objects, integer and float keys written as
- * strings; an empty table is {}. NaN, infinities, functions, userdata (except json.null), other key
+ * strings; an empty table is {} unless json.array marked it ([]). NaN, infinities, functions, userdata (except json.null), other key
  * types, and nesting past 128 (cycles included) raise.
  */
 #include <math.h>
@@ -22,6 +22,7 @@ typedef struct enc_s {
     lua_State *L;
     ag_buf_t *buf; /* lives in a userdata with __gc, so a raise anywhere cannot leak it */
     void *null;    /* json.null */
+    const void *array_mt; /* the metatable json.array sets: such a table is an array, even empty */
 } enc_t;
 
 static int fail(enc_t *e, const char *msg)
@@ -88,6 +89,19 @@ static void put_table(enc_t *e, int idx, int depth)
     }
     luaL_checkstack(L, 4, "json.encode");
     lua_Integer n = array_size(L, idx);
+    if (n < 0 && lua_getmetatable(L, idx)) { /* json.array(t): [] when empty */
+        int marked = lua_topointer(L, -1) == e->array_mt;
+        lua_pop(L, 1);
+        if (marked) {
+            lua_pushnil(L);
+            if (lua_next(L, idx)) {
+                lua_pop(L, 2);
+                fail(e, "a json.array table has keys that are not 1..n");
+                return;
+            }
+            n = 0;
+        }
+    }
     if (n >= 0) {
         ag_buf_putc(e->buf, '[');
         for (lua_Integer i = 1; i <= n; i++) {
@@ -178,20 +192,51 @@ static int l_json_encode(lua_State *L)
     ag_buf_init(b);
     lua_pushvalue(L, lua_upvalueindex(2));
     lua_setmetatable(L, 2);
-    enc_t e = {.L = L, .buf = b, .null = lua_touserdata(L, lua_upvalueindex(1))};
+    enc_t e = {.L = L, .buf = b, .null = lua_touserdata(L, lua_upvalueindex(1)),
+               .array_mt = lua_topointer(L, lua_upvalueindex(3))};
     put_value(&e, 1, 1);
     lua_pushlstring(L, b->data ? b->data : "", b->len);
     ag_buf_free(b);
     return 1;
 }
 
+/* json.array([t]) -> t (a new table without t), marked so that json.encode writes it as an array even when it is
+ * empty (an empty Lua table is otherwise {}). (upvalue 1: the marker metatable) */
+static int l_json_array(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    if (lua_getmetatable(L, 1)) {
+        int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+        if (!same)
+            return luaL_error(L, "json.array: the table already has a metatable");
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
 void ag_lua_register_json_encode(lua_State *L)
 {
     /* json table at the top */
-    lua_getfield(L, -1, "null");
+    lua_createtable(L, 0, 2); /* the json.array marker: hidden from getmetatable */
+    lua_pushliteral(L, "json.array");
+    lua_setfield(L, -2, "__name");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    int marker = lua_gettop(L);
+    lua_getfield(L, -2, "null");
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, l_buf_gc);
     lua_setfield(L, -2, "__gc");
-    lua_pushcclosure(L, l_json_encode, 2);
-    lua_setfield(L, -2, "encode");
+    lua_pushvalue(L, marker);
+    lua_pushcclosure(L, l_json_encode, 3);
+    lua_setfield(L, -3, "encode");
+    lua_pushcclosure(L, l_json_array, 1); /* takes the marker */
+    lua_setfield(L, -2, "array");
 }

@@ -66,7 +66,8 @@
 ---@field null agency.Null JSON null
 json = {}
 
----Encodes a value as JSON text. Tables with keys exactly 1..n become arrays, others objects; an empty table is {}.
+---Encodes a value as JSON text. Tables with keys exactly 1..n become arrays, others objects; an empty table is {}
+---(json.array() gives []).
 ---Integers print exactly, integral floats without a fraction (20000.0 -> 20000). Raises on functions,
 ---userdata (except json.null), NaN, infinities and nesting deeper than 128.
 ---@param value agency.JsonValue|nil
@@ -78,6 +79,13 @@ function json.encode(value) end
 ---@param text string
 ---@return agency.JsonValue
 function json.decode(text) end
+
+---Marks a table as a JSON array, so that json.encode writes it as [] even when it is empty (an empty table is
+---otherwise {}). Returns the table (a new one when t is nil); raises if t already has another metatable.
+---@generic T: table
+---@param t? T
+---@return T
+function json.array(t) end
 
 ---------------------------------------------------------------------------------------------------------------
 -- log, print, time, sleep

@@ -489,6 +489,11 @@ static void test_json_memory_time_log(void **state)
     fixture_t *fx = *state;
     add_agent(fx, "apis",
               "  local s = json.encode({ list = { 1, 2, 3 } })\n"
+              "  assert(json.encode({ e = json.array(), f = json.array({ 4, 5 }), o = {} }):find('\"e\":%[%]'))\n"
+              "  assert(json.encode(json.array({ 4, 5 })) == '[4,5]')\n"
+              "  assert(not pcall(json.encode, json.array({ x = 1 })))\n"
+              "  assert(getmetatable(json.array()) == false)\n"
+              "  assert(not pcall(json.array, setmetatable({}, {})))\n"
               "  local back = json.decode('{\"a\":[true,null,\"x\"]}')\n"
               "  assert(back.a[2] == json.null)\n"
               "  log.info('apis run', task.id, 42)\n"

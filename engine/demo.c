@@ -148,13 +148,13 @@ static int64_t start_workflow(ag_rt_t *rt, ag_store_t *st, const start_t *s, cha
     return id;
 }
 
-/* Running workflows left, or -1 on a store error. */
+/* 1 while a workflow runs, 0 when none does, -1 on a store error. */
 static long running(ag_store_t *st)
 {
     ag_workflow_t *w = NULL;
     size_t n = 0;
     ag_err_t err;
-    if (st->ops->workflow_list(st, "running", NULL, 0, 1000, &w, &n, &err) != 0)
+    if (st->ops->workflow_list(st, "running", NULL, 0, 1, &w, &n, &err) != 0)
         return -1;
     for (size_t i = 0; i < n; i++)
         ag_workflow_clear(&w[i]);

@@ -138,11 +138,12 @@ static void deliver(op_t *op, int ok)
     ag__rt_resume(run, 2);
 }
 
-static void finish_error(op_t *op)
+/* The call failed for good (op->code, op->msg): journals and counts it, then pushes the structured error
+ * {code, message, retryable, provider} on L. */
+static void push_failure(op_t *op, lua_State *L)
 {
-    lua_State *L = op->rt->L;
-    const char *provider = op->chain[op->ci < op->nchain ? op->ci : op->nchain - 1];
-    const char *model = op->model[op->ci < op->nchain ? op->ci : op->nchain - 1];
+    int last = op->ci < op->nchain ? op->ci : op->nchain - 1;
+    const char *provider = op->chain[last], *model = op->model[last];
     int64_t latency = ag_now_ms() - op->started;
     journal(op, provider, model, NULL, 0, 0, 0, latency);
     ag_llm_metrics_call(provider, model, op->code, 0, 0, 0, latency);
@@ -157,6 +158,11 @@ static void finish_error(op_t *op)
     lua_setfield(L, -2, "retryable");
     lua_pushstring(L, provider);
     lua_setfield(L, -2, "provider");
+}
+
+static void finish_error(op_t *op)
+{
+    push_failure(op, op->rt->L);
     deliver(op, 0);
 }
 
@@ -174,6 +180,8 @@ typedef struct parse_args_s {
     const char *body;
     size_t len;
     int64_t latency;
+    int64_t pt, ct; /* out: tokens and cost of the parsed response */
+    double cost;
     ag_err_t err;
 } parse_args_t;
 
@@ -234,9 +242,7 @@ static int l_parse(lua_State *L)
         lua_pushstring(L, a->err.msg);
         return 2;
     }
-    int64_t pt, ct;
-    double cost;
-    complete_response(L, op->cfg, op->chain[op->ci], op->model[op->ci], a->latency, &pt, &ct, &cost);
+    complete_response(L, op->cfg, op->chain[op->ci], op->model[op->ci], a->latency, &a->pt, &a->ct, &a->cost);
     ag_llm_json_encode(L, -1);
     return 2;
 }
@@ -339,17 +345,9 @@ static void on_http_done(ag_hc_req_t *req, const ag_hc_result_t *res, void *data
         return;
     }
     /* top: response, json */
-    lua_getfield(L, -2, "usage");
-    lua_getfield(L, -1, "prompt_tokens");
-    lua_getfield(L, -2, "completion_tokens");
-    int64_t pt = lua_tointeger(L, -2), ct = lua_tointeger(L, -1);
-    lua_pop(L, 3);
-    lua_getfield(L, -2, "cost");
-    double cost = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    release(op, AG_LLM_OUTCOME_OK, pt + ct);
-    journal(op, op->chain[op->ci], op->model[op->ci], lua_tostring(L, -1), pt, ct, cost, a.latency);
-    ag_llm_metrics_call(op->chain[op->ci], op->model[op->ci], "ok", pt, ct, cost, a.latency);
+    release(op, AG_LLM_OUTCOME_OK, a.pt + a.ct);
+    journal(op, op->chain[op->ci], op->model[op->ci], lua_tostring(L, -1), a.pt, a.ct, a.cost, a.latency);
+    ag_llm_metrics_call(op->chain[op->ci], op->model[op->ci], "ok", a.pt, a.ct, a.cost, a.latency);
     lua_pop(L, 1); /* json */
     deliver(op, 1);
 }
@@ -529,6 +527,16 @@ static void check_budgets(lua_State *L, ag_run_t *run, ag_store_t *st, double ta
     }
 }
 
+/* Pushes a journaled response (JSON text), marked replayed. */
+static void push_journaled(lua_State *L, ag_rt_t *rt, const char *json)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->decode_ref);
+    lua_pushstring(L, json);
+    lua_call(L, 1, 1);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "replayed");
+}
+
 /* Answers from the journal when this call was made before (same task, seq and request hash): pushes the
  * recorded response marked replayed and returns 1; else 0. */
 static int replay(lua_State *L, op_t *op, ag_store_t *st)
@@ -540,12 +548,8 @@ static int replay(lua_State *L, op_t *op, ag_store_t *st)
     if (op->run->task_id <= 0 || op->run->attempt <= 1 ||
         st->ops->llm_call_find(st, op->run->task_id, op->seq, op->hash, &resp, &err) != 0)
         return 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->rt->decode_ref);
-    lua_pushstring(L, resp);
+    push_journaled(L, op->rt, resp); /* a raise here is out of memory: the engine is going down anyway */
     free(resp);
-    lua_call(L, 1, 1);
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "replayed");
     lua_pushnumber(L, 0); /* nothing was paid this time */
     lua_setfield(L, -2, "cost");
     lua_getfield(L, -1, "provider");
@@ -617,11 +621,7 @@ static int l_llm_call(lua_State *L)
         op_free(op);
         if (row == NULL || row->response == NULL)
             return ag_lua_raise(L, "replay_missing", "this call is not in the task's journal (replay is offline)", 0);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->decode_ref);
-        lua_pushstring(L, row->response);
-        lua_call(L, 1, 1);
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, "replayed");
+        push_journaled(L, rt, row->response);
         return 1;
     }
     if (st != NULL && replay(L, op, st)) {
@@ -641,17 +641,7 @@ static int l_llm_call(lua_State *L)
             op_free(op);
             return 1;
         }
-        lua_createtable(L, 0, 4);
-        lua_pushstring(L, op->code);
-        lua_setfield(L, -2, "code");
-        lua_pushstring(L, op->msg);
-        lua_setfield(L, -2, "message");
-        lua_pushboolean(L, op->retryable);
-        lua_setfield(L, -2, "retryable");
-        lua_pushstring(L, op->chain[op->nchain - 1]);
-        lua_setfield(L, -2, "provider");
-        journal(op, op->chain[op->nchain - 1], op->model[op->nchain - 1], NULL, 0, 0, 0, 0);
-        ag_llm_metrics_call(op->chain[op->nchain - 1], op->model[op->nchain - 1], op->code, 0, 0, 0, 0);
+        push_failure(op, L);
         op_free(op);
         return lua_error(L);
     }
